@@ -1,0 +1,11 @@
+// mpq: mixed-precision quantization numerics. Including this header brings in the whole
+// public API; each part also has its own header (see the README's map of the library).
+#pragma once
+
+#include <mpq/version.hpp>
+// numeric: element types
+// format: block formats
+// kernel: SIMD quantize / dequantize
+// gemm: mixed-precision matmul
+// mixed: allocation, plans, metrics
+// fit: least squares and scaling laws
