@@ -3,8 +3,8 @@
 #pragma once
 
 #include <mpq/version.hpp>
-// numeric: element types
-// format: block formats
+#include <mpq/numeric.hpp>
+#include <mpq/format.hpp>
 // kernel: SIMD quantize / dequantize
 // gemm: mixed-precision matmul
 // mixed: allocation, plans, metrics
