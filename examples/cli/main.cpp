@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <exception>
 #include <string>
+#include <string_view>
 #include <vector>
 
 namespace {
@@ -56,7 +57,9 @@ int main(int argc, char** argv) {
         fmt::print(stderr, "mpq {}: {}\n", it->name, e.what());
         return mpq::cli::exit_usage;
     } catch (const std::invalid_argument& e) {
-        fmt::print(stderr, "mpq {}: {}\n", it->name, e.what());
+        std::string_view what = e.what();
+        if (what.starts_with("mpq: ")) what.remove_prefix(5); // the library's own prefix
+        fmt::print(stderr, "mpq {}: {}\n", it->name, what);
         return mpq::cli::exit_usage;
     } catch (const std::exception& e) {
         fmt::print(stderr, "mpq {}: error: {}\n", it->name, e.what());

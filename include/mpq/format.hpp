@@ -8,5 +8,6 @@
 #include <mpq/format/operations.hpp>
 #include <mpq/format/packing.hpp>
 #include <mpq/format/quantized.hpp>
+#include <mpq/format/registry.hpp>
 #include <mpq/format/scale_rule.hpp>
 #include <mpq/format/scaled.hpp>
