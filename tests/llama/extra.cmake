@@ -1,3 +1,17 @@
 # The llama tests exercise the inference example's headers (examples/llama/) and read the
 # model from examples/data/.
 target_include_directories(test_llama PRIVATE "${PROJECT_SOURCE_DIR}/examples")
+
+# The mpq generate sub-command, end to end on the embedded model.
+if(TARGET mpq_program)
+  add_test(NAME llama.cli.generate_greedy COMMAND mpq_program generate --steps 30)
+  set_tests_properties(llama.cli.generate_greedy PROPERTIES
+    PASS_REGULAR_EXPRESSION "^Once upon a time, there was a little girl named Lily\\. She loved")
+  add_test(NAME llama.cli.generate_file COMMAND mpq_program generate
+           "${PROJECT_SOURCE_DIR}/examples/data/stories260K.bin" --steps 12 --temperature 0.8 --seed 7
+           --tokenizer "${PROJECT_SOURCE_DIR}/examples/data/tok512.bin")
+  add_test(NAME llama.cli.generate_bad_model COMMAND mpq_program generate
+           "${PROJECT_SOURCE_DIR}/examples/data/tok512.bin")
+  set_tests_properties(llama.cli.generate_bad_model PROPERTIES
+    PASS_REGULAR_EXPRESSION "hidden_dim is 0")
+endif()
