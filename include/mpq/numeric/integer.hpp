@@ -38,6 +38,7 @@ public:
     static constexpr int mantissa_bits = Bits - 2;
     static constexpr bool has_inf = false;
     static constexpr bool has_nan = false;
+    static constexpr bool is_signed = true;
     static constexpr std::uint32_t code_mask = (1U << Bits) - 1U;
     static constexpr code_type max_code = static_cast<code_type>(max_int);
     static constexpr std::size_t code_count = std::size_t{1} << Bits;
