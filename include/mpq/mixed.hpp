@@ -3,6 +3,7 @@
 #pragma once
 
 #include <mpq/mixed/format_cost.hpp>
+#include <mpq/mixed/metrics.hpp>
 #include <mpq/mixed/model.hpp>
 #include <mpq/mixed/plan.hpp>
 #include <mpq/mixed/search.hpp>
