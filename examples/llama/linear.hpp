@@ -170,9 +170,24 @@ inline std::unique_ptr<linear_layer> make_float32_linear(const linear_site& site
 /// length, which is the row length k). Empty means "leave in float32".
 using row_fake_quantizer = std::function<void(std::span<const float> in, std::span<float> out)>;
 
+/// Quantize-then-dequantize of a whole row-major rows × cols weight matrix (so formats with
+/// one scale per tensor, or plans that split a matrix in blocks, can be expressed). Empty
+/// means "leave in float32".
+using matrix_fake_quantizer = std::function<void(std::span<const float> in, std::span<float> out,
+                                                 std::size_t rows, std::size_t cols)>;
+
+/// A matrix quantizer that applies `row` to every row on its own.
+inline matrix_fake_quantizer row_by_row(row_fake_quantizer row) {
+    if (!row) return {};
+    return [row = std::move(row)](std::span<const float> in, std::span<float> out, std::size_t rows,
+                                  std::size_t cols) {
+        for (std::size_t i = 0; i < rows; ++i) row(in.subspan(i * cols, cols), out.subspan(i * cols, cols));
+    };
+}
+
 /// The number formats one linear layer is emulated in.
 struct fake_quant_choice {
-    row_fake_quantizer weights;     ///< applied once to every row of W
+    matrix_fake_quantizer weights;  ///< applied once to W
     row_fake_quantizer activations; ///< applied to every input row x_t on every call
 };
 
@@ -209,15 +224,13 @@ public:
 
 private:
     static std::vector<float> quantize_weights(std::span<const float> w, std::size_t rows,
-                                               std::size_t cols, const row_fake_quantizer& q) {
+                                               std::size_t cols, const matrix_fake_quantizer& q) {
         if (rows == 0 || cols == 0 || w.size() != rows * cols)
             throw std::invalid_argument("fake_quantized_linear: " + std::to_string(w.size()) +
                                         " weights for a " + std::to_string(rows) + " x " +
                                         std::to_string(cols) + " matrix");
         std::vector<float> out(w.begin(), w.end());
-        if (q)
-            for (std::size_t i = 0; i < rows; ++i)
-                q(w.subspan(i * cols, cols), std::span<float>(out).subspan(i * cols, cols));
+        if (q) q(w, out, rows, cols);
         return out;
     }
 

@@ -167,7 +167,7 @@ TEST_CASE("fake-quantized linear layer applies its row quantizers to W and to x"
     };
     const std::vector<float> x{0.6f, -1.4f, 2.5f};
 
-    fake_quantized_linear weights_only(w, n, k, {round_row, {}});
+    fake_quantized_linear weights_only(w, n, k, {row_by_row(round_row), {}});
     CHECK(std::vector<float>(weights_only.weights().begin(), weights_only.weights().end()) ==
           std::vector<float>{0, 2, -2, 3, -1, 0});
     std::vector<float> y(n);
@@ -175,14 +175,14 @@ TEST_CASE("fake-quantized linear layer applies its row quantizers to W and to x"
     CHECK(y[0] == Approx(0 * 0.6 + 2 * -1.4 + -2 * 2.5));
     CHECK(y[1] == Approx(3 * 0.6 + -1 * -1.4 + 0 * 2.5));
 
-    fake_quantized_linear both(w, n, k, {round_row, round_row}); // x -> {1, -1, 2}
+    fake_quantized_linear both(w, n, k, {row_by_row(round_row), round_row}); // x -> {1, -1, 2}
     both.forward(x, y, 1);
     CHECK(y[0] == Approx(0 * 1 + 2 * -1 + -2 * 2));
     CHECK(y[1] == Approx(3 * 1 + -1 * -1 + 0 * 2));
 
     // The factory asks the plan per site and falls back to float32 where it says nothing.
     auto factory = fake_quantized_factory([&](const linear_site& site) {
-        return site.role == linear_role::w1 ? fake_quant_choice{round_row, {}} : fake_quant_choice{};
+        return site.role == linear_role::w1 ? fake_quant_choice{row_by_row(round_row), {}} : fake_quant_choice{};
     });
     auto plain = factory({0, linear_role::wq, n, k}, w);
     auto rounded = factory({0, linear_role::w1, n, k}, w);
