@@ -3,6 +3,7 @@
 #pragma once
 
 #include <mpq/format/geometry.hpp>
+#include <mpq/format/interop.hpp>
 #include <mpq/format/mx.hpp>
 #include <mpq/format/nvfp4.hpp>
 #include <mpq/format/operations.hpp>
