@@ -1,0 +1,121 @@
+// Activation side of the GEMM: A copied into a zero-padded row-major buffer (rows padded to a
+// multiple of 32, so kernels read whole units), optionally fake-quantized per row along K,
+// and for the integer-dot path also kept as int8 codes with one float scale per 32.
+#pragma once
+
+#include <mpq/format/mx.hpp>
+#include <mpq/gemm/weight_format.hpp>
+
+#include <algorithm>
+#include <cmath>
+#include <cstddef>
+#include <cstdint>
+#include <span>
+#include <vector>
+
+namespace mpq {
+
+/// How the GEMM treats the activations A.
+enum class activation_format : std::uint8_t {
+    f32,        ///< used as given (float32)
+    mxint8,     ///< quantized per row to MXINT8 (blocks of 32 along K), integer dot where W is integer
+    mxint4,     ///< quantized per row to MXINT4 (blocks of 32), integer dot where W is integer
+    mxfp8_e4m3, ///< quantized per row to MXFP8 E4M3 (blocks of 32), float path
+};
+
+constexpr std::string_view to_string(activation_format a) {
+    switch (a) {
+    case activation_format::f32: return "f32";
+    case activation_format::mxint8: return "mxint8";
+    case activation_format::mxint4: return "mxint4";
+    case activation_format::mxfp8_e4m3: return "mxfp8_e4m3";
+    }
+    return "?";
+}
+
+namespace detail {
+
+/// Padded activations: `values` M x ld floats; for integer formats also `codes` (M x ld int8)
+/// and `scales` (M x ld/32 floats: 2^E times the code multiplier, 1/64 or 1/4).
+struct packed_activations {
+    std::size_t rows = 0;
+    std::size_t ld = 0; ///< padded row length (multiple of 32)
+    bool integer = false;
+    std::vector<float> values;
+    std::vector<std::int8_t> codes;
+    std::vector<float> scales;
+
+    const float* row(std::size_t m) const { return values.data() + m * ld; }
+    const std::int8_t* code_row(std::size_t m) const { return codes.data() + m * ld; }
+    const float* scale_row(std::size_t m) const { return scales.data() + m * (ld / gemm_unit); }
+};
+
+/// MXINT8 / MXINT4 quantization of one block of n <= 32 values, the same codes as
+/// mx_quantize_block_ref with scale_mode::floor and nearest-even: the division by 2^E is a
+/// multiplication by a power of two (exact), and nearbyint rounds to nearest-even.
+template <class Element>
+inline void quantize_int_block(const float* x, std::size_t n, std::int8_t* codes, float& scale,
+                               float* values) {
+    std::uint32_t amax_bits = 0;
+    for (std::size_t i = 0; i < n; ++i) amax_bits = std::max(amax_bits, bits_of(x[i]) & f32_abs_mask);
+    const std::uint8_t e = mx_scale_code<Element>(float_of(amax_bits), scale_mode::floor);
+    if (amax_bits >= f32_inf_bits) { // NaN or Inf: the whole block decodes to NaN
+        for (std::size_t i = 0; i < n; ++i) codes[i] = 0;
+        scale = e8m0::decode(e8m0::nan_code);
+        for (std::size_t i = 0; i < n; ++i) values[i] = scale;
+        return;
+    }
+    const int exponent = static_cast<int>(e) - e8m0::bias;
+    // value = q / 2^F * 2^E, so q = x * 2^(F - E); computed as two exact power-of-two steps
+    // since 2^(F - E) alone may not be representable.
+    const float up = std::ldexp(1.0f, Element::fraction_bits);
+    const float down = std::ldexp(1.0f, -exponent);
+    const float limit = static_cast<float>(Element::max_int);
+    const float code_scale = e8m0::decode(e) / up;
+    scale = code_scale;
+    for (std::size_t i = 0; i < n; ++i) {
+        const float q = std::clamp(std::nearbyint((x[i] * down) * up), -limit, limit);
+        codes[i] = static_cast<std::int8_t>(q);
+        values[i] = static_cast<float>(codes[i]) * code_scale; // exact: |q| < 2^7
+    }
+}
+
+/// Packs (and quantizes) the M x K activations with leading dimension lda.
+inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, std::size_t lda,
+                             activation_format format, packed_activations& out) {
+    out.rows = m_rows;
+    out.ld = std::max<std::size_t>(round_up(k, gemm_unit), gemm_unit);
+    out.integer = format == activation_format::mxint8 || format == activation_format::mxint4;
+    out.values.assign(m_rows * out.ld, 0.0f);
+    if (out.integer) {
+        out.codes.assign(m_rows * out.ld, 0);
+        out.scales.assign(m_rows * (out.ld / gemm_unit), 1.0f);
+    }
+    for (std::size_t m = 0; m < m_rows; ++m) {
+        const float* src = a + m * lda;
+        float* dst = out.values.data() + m * out.ld;
+        if (format == activation_format::f32) {
+            std::copy(src, src + k, dst);
+            continue;
+        }
+        for (std::size_t k0 = 0; k0 < k; k0 += gemm_unit) {
+            const std::size_t n = std::min(gemm_unit, k - k0);
+            if (format == activation_format::mxfp8_e4m3) {
+                std::array<std::uint32_t, gemm_unit> codes{};
+                const std::uint8_t e = mx_quantize_block_ref<fp8_e4m3>(
+                    std::span<const float>(src + k0, n), std::span<std::uint32_t>(codes.data(), n),
+                    quantize_options{}, [](std::size_t i) { return i; });
+                for (std::size_t i = 0; i < n; ++i) dst[k0 + i] = mx_decode<fp8_e4m3>(codes[i], e);
+                continue;
+            }
+            std::int8_t* codes = out.codes.data() + m * out.ld + k0;
+            float& scale = out.scales[m * (out.ld / gemm_unit) + k0 / gemm_unit];
+            if (format == activation_format::mxint8) quantize_int_block<mx_int8_element>(src + k0, n, codes, scale, dst + k0);
+            else quantize_int_block<mx_int4_element>(src + k0, n, codes, scale, dst + k0);
+        }
+    }
+}
+
+} // namespace detail
+
+} // namespace mpq

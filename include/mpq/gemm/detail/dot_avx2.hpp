@@ -1,0 +1,173 @@
+// AVX2 + FMA (+ F16C) dot-product kernels of the small-M path: one weight row against MR
+// activation rows, a 32-element unit at a time. Codes are decoded in registers; nothing is
+// written back. Float path: w (the integer or element value of each code) times a,
+// accumulated per unit, then times the unit's scale into the running sum. Integer path (W
+// integer-coded and A in MXINT8/MXINT4): exact int32 sums per 4 elements (maddubs/madd), one
+// multiply by the product of the two scales, one fused add per unit.
+#pragma once
+
+#include <mpq/gemm/detail/scales.hpp>
+
+#include <immintrin.h>
+
+#include <array>
+#include <cstdint>
+
+namespace mpq::detail::avx2 {
+
+#define MPQ_GEMM_INLINE inline __attribute__((always_inline))
+
+/// N float vectors (std::array drops the vector type's alignment attribute).
+template <int N>
+struct vectors {
+    __m256 v[N];
+    MPQ_GEMM_INLINE __m256& operator[](std::size_t i) { return v[i]; }
+    MPQ_GEMM_INLINE const __m256& operator[](std::size_t i) const { return v[i]; }
+};
+
+/// 16-entry byte table mapping a 4-bit code to its integer value (replicated in both lanes).
+template <weight_format F>
+MPQ_GEMM_INLINE __m256i nibble_table() {
+    if constexpr (F == weight_format::mxint4 || F == weight_format::int4_vector) {
+        return _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1, //
+                                0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
+    } else { // E2M1 as 2v: 0 0.5 1 1.5 2 3 4 6 -> 0 1 2 3 4 6 8 12
+        return _mm256_setr_epi8(0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12, //
+                                0, 1, 2, 3, 4, 6, 8, 12, 0, -1, -2, -3, -4, -6, -8, -12);
+    }
+}
+
+/// The 32 codes of a unit of an integer-coded format as int8, in element order.
+template <weight_format F>
+MPQ_GEMM_INLINE __m256i unit_int8(const std::uint8_t* codes) {
+    if constexpr (info(F).code_bits == 4) {
+        const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes));
+        const __m128i mask = _mm_set1_epi8(0x0F);
+        const __m128i lo = _mm_and_si128(raw, mask);
+        const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
+        return _mm256_shuffle_epi8(nibble_table<F>(), _mm256_set_m128i(hi, lo));
+    } else {
+        return _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes));
+    }
+}
+
+MPQ_GEMM_INLINE vectors<4> int8_to_float(__m256i v) {
+    const __m128i lo = _mm256_castsi256_si128(v);
+    const __m128i hi = _mm256_extracti128_si256(v, 1);
+    return {_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)),
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(lo, 8))),
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(hi)),
+            _mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(_mm_srli_si128(hi, 8)))};
+}
+
+/// Eight FP8 codes to float via binary16: E5M2 is the top byte of a binary16; E4M3 shifted
+/// into a binary16 reads as its value times 2^-8 (subnormals included), fixed by an exact
+/// multiply. (The E4M3 NaN code is never stored: MX blocks with NaN keep zero codes.)
+template <weight_format F>
+MPQ_GEMM_INLINE __m256 fp8x8_to_float(const std::uint8_t* p) {
+    const __m128i x = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
+    if constexpr (F == weight_format::mxfp8_e5m2) {
+        return _mm256_cvtph_ps(_mm_slli_epi16(x, 8));
+    } else {
+        const __m128i sign = _mm_slli_epi16(_mm_and_si128(x, _mm_set1_epi16(0x80)), 8);
+        const __m128i magnitude = _mm_slli_epi16(_mm_and_si128(x, _mm_set1_epi16(0x7F)), 7);
+        return _mm256_mul_ps(_mm256_cvtph_ps(_mm_or_si128(sign, magnitude)), _mm256_set1_ps(256.0f));
+    }
+}
+
+/// The 32 pre-scale values of a unit (see kernel_code_value) as four vectors of 8.
+template <weight_format F>
+MPQ_GEMM_INLINE vectors<4> unit_values(const std::uint8_t* codes) {
+    constexpr weight_format_info i = info(F);
+    if constexpr (i.integer_codes) {
+        return int8_to_float(unit_int8<F>(codes));
+    } else if constexpr (i.code_bits == 8) {
+        return {fp8x8_to_float<F>(codes), fp8x8_to_float<F>(codes + 8), fp8x8_to_float<F>(codes + 16),
+                fp8x8_to_float<F>(codes + 24)};
+    } else if constexpr (F == weight_format::bf16) {
+        vectors<4> w;
+        for (int j = 0; j < 4; ++j) {
+            const __m128i h = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16 * j));
+            w[j] = _mm256_castsi256_ps(_mm256_slli_epi32(_mm256_cvtepu16_epi32(h), 16));
+        }
+        return w;
+    } else if constexpr (F == weight_format::fp16) {
+        vectors<4> w;
+        for (int j = 0; j < 4; ++j)
+            w[j] = _mm256_cvtph_ps(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16 * j)));
+        return w;
+    } else {
+        const auto* f = reinterpret_cast<const float*>(codes);
+        return {_mm256_loadu_ps(f), _mm256_loadu_ps(f + 8), _mm256_loadu_ps(f + 16), _mm256_loadu_ps(f + 24)};
+    }
+}
+
+MPQ_GEMM_INLINE float hsum(__m256 v) {
+    const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
+    const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
+    return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
+}
+
+/// acc[m] += W segment . A[m] over the segment's units (float path). a[m] points at the
+/// segment's first column of activation row m.
+template <weight_format F, int MR>
+MPQ_GEMM_INLINE void segment_float(const weight_segment& s, const decode_context& ctx,
+                                   const std::array<const float*, MR>& a, vectors<MR>& acc) {
+    constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
+    const std::size_t units = (s.length + gemm_unit - 1) / gemm_unit;
+    for (std::size_t u = 0; u < units; ++u) {
+        const vectors<4> w = unit_values<F>(s.codes + u * unit_bytes);
+        float lo, hi;
+        unit_scales<F>(s, u, ctx, lo, hi);
+        const std::size_t k = u * gemm_unit;
+        if constexpr (info(F).group == 16) {
+            const __m256 slo = _mm256_set1_ps(lo), shi = _mm256_set1_ps(hi);
+#pragma GCC unroll 8
+            for (int m = 0; m < MR; ++m) {
+                const __m256 tlo = _mm256_fmadd_ps(w[1], _mm256_loadu_ps(a[m] + k + 8),
+                                                   _mm256_mul_ps(w[0], _mm256_loadu_ps(a[m] + k)));
+                const __m256 thi = _mm256_fmadd_ps(w[3], _mm256_loadu_ps(a[m] + k + 24),
+                                                   _mm256_mul_ps(w[2], _mm256_loadu_ps(a[m] + k + 16)));
+                acc[m] = _mm256_fmadd_ps(thi, shi, _mm256_fmadd_ps(tlo, slo, acc[m]));
+            }
+        } else {
+            const __m256 scale = _mm256_set1_ps(lo);
+#pragma GCC unroll 8
+            for (int m = 0; m < MR; ++m) {
+                __m256 t = _mm256_mul_ps(w[0], _mm256_loadu_ps(a[m] + k));
+                t = _mm256_fmadd_ps(w[1], _mm256_loadu_ps(a[m] + k + 8), t);
+                t = _mm256_fmadd_ps(w[2], _mm256_loadu_ps(a[m] + k + 16), t);
+                t = _mm256_fmadd_ps(w[3], _mm256_loadu_ps(a[m] + k + 24), t);
+                acc[m] = _mm256_fmadd_ps(t, scale, acc[m]);
+            }
+        }
+    }
+}
+
+/// acc[m] += W segment . A[m] (integer path). q[m] / sa[m] point at the segment's first
+/// int8 code / first unit scale of activation row m.
+template <weight_format F, int MR>
+MPQ_GEMM_INLINE void segment_int(const weight_segment& s, const decode_context& ctx,
+                                 const std::array<const std::int8_t*, MR>& q,
+                                 const std::array<const float*, MR>& sa, vectors<MR>& acc) {
+    constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
+    const std::size_t units = (s.length + gemm_unit - 1) / gemm_unit;
+    const __m256i ones = _mm256_set1_epi16(1);
+    for (std::size_t u = 0; u < units; ++u) {
+        const __m256i w = unit_int8<F>(s.codes + u * unit_bytes);
+        const __m256i wabs = _mm256_sign_epi8(w, w);
+        float lo, hi;
+        unit_scales<F>(s, u, ctx, lo, hi);
+        // int32 lane j holds elements 4j..4j+3: lanes 0-3 are elements 0..15, 4-7 are 16..31.
+        const __m256 sw = _mm256_set_m128(_mm_set1_ps(hi), _mm_set1_ps(lo));
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) {
+            const __m256i a = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(q[m] + u * gemm_unit));
+            const __m256i dot16 = _mm256_maddubs_epi16(wabs, _mm256_sign_epi8(a, w));
+            const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(dot16, ones));
+            acc[m] = _mm256_fmadd_ps(dot, _mm256_mul_ps(sw, _mm256_broadcast_ss(sa[m] + u)), acc[m]);
+        }
+    }
+}
+
+} // namespace mpq::detail::avx2

@@ -1,0 +1,156 @@
+// The small-M GEMM path, templated on the xsimd arch: each weight row is streamed once per
+// group of up to 8 activation rows and decoded in registers (GEMV is the MR = 1 case).
+// Per output element the operation sequence depends only on M mod 8 grouping and the data,
+// never on the thread split (splits fall on multiples of 8 rows of A, or on rows of W).
+#pragma once
+
+#include <mpq/gemm/detail/activations.hpp>
+#include <mpq/gemm/detail/dot_scalar.hpp>
+#include <mpq/gemm/mixed_matrix.hpp>
+
+#include <xsimd/xsimd.hpp>
+
+#if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
+#include <mpq/gemm/detail/dot_avx2.hpp>
+#define MPQ_GEMM_HAVE_AVX2 1
+#else
+#define MPQ_GEMM_HAVE_AVX2 0
+#endif
+
+#include <array>
+#include <cstddef>
+
+namespace mpq::detail {
+
+/// Everything a worker needs; C = (accumulate ? C : 0) + A W^T + bias.
+struct gemm_job {
+    const mixed_matrix* w = nullptr;
+    const packed_activations* a = nullptr;
+    float* c = nullptr;
+    std::size_t ldc = 0;
+    const float* bias = nullptr;
+    bool accumulate = false;
+    bool integer_path = false; ///< activations quantized to integers
+};
+
+/// Calls fn.template operator()<F>() for the runtime format f.
+template <class Fn>
+inline void with_format(weight_format f, Fn&& fn) {
+    switch (f) {
+    case weight_format::mxint4: fn.template operator()<weight_format::mxint4>(); break;
+    case weight_format::mxfp4: fn.template operator()<weight_format::mxfp4>(); break;
+    case weight_format::nvfp4: fn.template operator()<weight_format::nvfp4>(); break;
+    case weight_format::mxint8: fn.template operator()<weight_format::mxint8>(); break;
+    case weight_format::mxfp8_e4m3: fn.template operator()<weight_format::mxfp8_e4m3>(); break;
+    case weight_format::mxfp8_e5m2: fn.template operator()<weight_format::mxfp8_e5m2>(); break;
+    case weight_format::int4_vector: fn.template operator()<weight_format::int4_vector>(); break;
+    case weight_format::fp4_vector: fn.template operator()<weight_format::fp4_vector>(); break;
+    case weight_format::int8_vector: fn.template operator()<weight_format::int8_vector>(); break;
+    case weight_format::bf16: fn.template operator()<weight_format::bf16>(); break;
+    case weight_format::fp16: fn.template operator()<weight_format::fp16>(); break;
+    case weight_format::fp32: fn.template operator()<weight_format::fp32>(); break;
+    }
+}
+
+inline void store_result(const gemm_job& job, std::size_t m, std::size_t n, float dot) {
+    float& out = job.c[m * job.ldc + n];
+    if (job.bias != nullptr) dot += job.bias[n];
+    out = job.accumulate ? out + dot : dot;
+}
+
+template <class Arch>
+struct dot_kernels;
+
+/// Portable kernels.
+template <>
+struct dot_kernels<xsimd::generic> {
+    template <int MR>
+    static void rows(const gemm_job& job, std::size_t m0, std::size_t n0, std::size_t n1) {
+        const mixed_matrix& w = *job.w;
+        const precision_map& map = w.map();
+        const decode_context ctx{w.nvfp4_scale_table().data()};
+        for (std::size_t n = n0; n < n1; ++n) {
+            std::array<float, MR> acc{};
+            for (std::size_t b = 0; b < map.k_blocks(); ++b) {
+                const weight_segment s = w.segment(n, b);
+                const std::size_t k = b * map.block_k();
+                std::array<const float*, MR> a;
+                std::array<const std::int8_t*, MR> q{};
+                std::array<const float*, MR> sa{};
+                for (int m = 0; m < MR; ++m) {
+                    a[m] = job.a->row(m0 + m) + k;
+                    if (job.integer_path) {
+                        q[m] = job.a->code_row(m0 + m) + k;
+                        sa[m] = job.a->scale_row(m0 + m) + k / gemm_unit;
+                    }
+                }
+                with_format(s.format, [&]<weight_format F>() {
+                    if constexpr (info(F).integer_codes) {
+                        if (job.integer_path) {
+                            portable::segment_int<F, MR>(s, ctx, q, sa, acc);
+                            return;
+                        }
+                    }
+                    portable::segment_float<F, MR>(s, ctx, a, acc);
+                });
+            }
+            for (int m = 0; m < MR; ++m) store_result(job, m0 + m, n, acc[m]);
+        }
+    }
+};
+
+#if MPQ_GEMM_HAVE_AVX2
+/// AVX2 + FMA kernels.
+template <>
+struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
+    template <int MR>
+    static void rows(const gemm_job& job, std::size_t m0, std::size_t n0, std::size_t n1) {
+        const mixed_matrix& w = *job.w;
+        const precision_map& map = w.map();
+        const decode_context ctx{w.nvfp4_scale_table().data()};
+        for (std::size_t n = n0; n < n1; ++n) {
+            avx2::vectors<MR> acc;
+            for (int m = 0; m < MR; ++m) acc[m] = _mm256_setzero_ps();
+            for (std::size_t b = 0; b < map.k_blocks(); ++b) {
+                const weight_segment s = w.segment(n, b);
+                const std::size_t k = b * map.block_k();
+                with_format(s.format, [&]<weight_format F>() {
+                    if constexpr (info(F).integer_codes) {
+                        if (job.integer_path) {
+                            std::array<const std::int8_t*, MR> q;
+                            std::array<const float*, MR> sa;
+                            for (int m = 0; m < MR; ++m) {
+                                q[m] = job.a->code_row(m0 + m) + k;
+                                sa[m] = job.a->scale_row(m0 + m) + k / gemm_unit;
+                            }
+                            avx2::segment_int<F, MR>(s, ctx, q, sa, acc);
+                            return;
+                        }
+                    }
+                    std::array<const float*, MR> a;
+                    for (int m = 0; m < MR; ++m) a[m] = job.a->row(m0 + m) + k;
+                    avx2::segment_float<F, MR>(s, ctx, a, acc);
+                });
+            }
+            for (int m = 0; m < MR; ++m) store_result(job, m0 + m, n, avx2::hsum(acc[m]));
+        }
+    }
+};
+#endif
+
+/// Rows [m0, m1) x columns [n0, n1) of C, in groups of 8, 4, 2, 1 activation rows. The
+/// weight rows are visited in blocks so a block stays in cache across the row groups.
+template <class Arch>
+void dot_range(const gemm_job& job, std::size_t m0, std::size_t m1, std::size_t n0, std::size_t n1) {
+    constexpr std::size_t n_block = 16;
+    for (std::size_t nb = n0; nb < n1; nb += n_block) {
+        const std::size_t ne = std::min(n1, nb + n_block);
+        std::size_t m = m0;
+        for (; m + 8 <= m1; m += 8) dot_kernels<Arch>::template rows<8>(job, m, nb, ne);
+        if (m + 4 <= m1) { dot_kernels<Arch>::template rows<4>(job, m, nb, ne); m += 4; }
+        if (m + 2 <= m1) { dot_kernels<Arch>::template rows<2>(job, m, nb, ne); m += 2; }
+        if (m < m1) dot_kernels<Arch>::template rows<1>(job, m, nb, ne);
+    }
+}
+
+} // namespace mpq::detail

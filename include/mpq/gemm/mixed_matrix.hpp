@@ -1,0 +1,276 @@
+// A mixed-precision weight matrix W (N x K, blocked along K), packed for the GEMM.
+//
+// Packed layout (all little-endian, no alignment assumed by the kernels):
+// - Tiles are stored row group by row group, and within a row group K-block by K-block; a
+//   tile's bytes are its rows one after the other, each a "segment": the row's codes of that
+//   K-block padded with zero codes to a multiple of 32 elements, followed by the segment's
+//   scales (one per group: 32 elements, 16 for NVFP4; none for BF16/FP16/FP32).
+// - Codes: 8-bit formats one byte per element; BF16/FP16 two bytes; FP32 four. 4-bit codes
+//   are repacked per 32-element unit: byte j (0..15) holds element j in its low nibble and
+//   element j + 16 in its high nibble, so one 16-byte load splits into elements 0..15 and
+//   16..31 with a shift and a mask.
+// - Scales: MX as E8M0 bytes, NVFP4 as ue4m3 bytes (the float tensor scale is kept once per
+//   matrix), per-vector formats as float32 (the row scale repeated per group of 32).
+// - A padding group past the end of a row has a unit scale and zero codes (value 0).
+// So a row group reads contiguously over K, which is what a GEMV streams from memory.
+//
+// Semantics: tile (g, b) holds exactly what quantize(format, W) of the whole matrix holds
+// for those elements: MX blocks of 32 restart at each row; NVFP4's tensor scale comes from
+// the whole matrix; per-vector scales from the whole row; BF16/FP16 round to nearest-even
+// and saturate. dequantize() reproduces the library's dequantize bit for bit.
+#pragma once
+
+#include <mpq/format/mx.hpp>
+#include <mpq/format/nvfp4.hpp>
+#include <mpq/format/operations.hpp>
+#include <mpq/format/scaled.hpp>
+#include <mpq/gemm/precision_map.hpp>
+#include <mpq/numeric/half.hpp>
+
+#include <array>
+#include <cstring>
+#include <span>
+#include <string>
+#include <vector>
+
+namespace mpq {
+
+namespace detail {
+
+/// Element value of code c of format f (before the group scale).
+inline float decode_weight_code(weight_format f, std::uint32_t c) {
+    switch (f) {
+    case weight_format::mxint4: return mx_int4_element::decode(c);
+    case weight_format::mxfp4:
+    case weight_format::nvfp4:
+    case weight_format::fp4_vector: return fp4_e2m1::decode(c);
+    case weight_format::mxint8: return mx_int8_element::decode(c);
+    case weight_format::mxfp8_e4m3: return fp8_e4m3::decode(c);
+    case weight_format::mxfp8_e5m2: return fp8_e5m2::decode(c);
+    case weight_format::int4_vector: return int4_element::decode(c);
+    case weight_format::int8_vector: return int8_element::decode(c);
+    case weight_format::bf16: return bf16::decode(c);
+    case weight_format::fp16: return fp16::decode(c);
+    case weight_format::fp32: return float_of(c);
+    }
+    return 0.0f;
+}
+
+/// Reads code i of a packed segment.
+inline std::uint32_t segment_code(weight_format f, const std::uint8_t* codes, std::size_t i) {
+    switch (info(f).code_bits) {
+    case 4: {
+        const std::uint8_t byte = codes[i / 32 * 16 + i % 16];
+        return (i % 32 < 16) ? (byte & 0xFU) : (byte >> 4);
+    }
+    case 8: return codes[i];
+    case 16: return std::uint32_t{codes[2 * i]} | (std::uint32_t{codes[2 * i + 1]} << 8);
+    default: {
+        std::uint32_t v;
+        std::memcpy(&v, codes + 4 * i, 4);
+        return v;
+    }
+    }
+}
+
+inline void set_segment_code(weight_format f, std::uint8_t* codes, std::size_t i, std::uint32_t c) {
+    switch (info(f).code_bits) {
+    case 4: {
+        std::uint8_t& byte = codes[i / 32 * 16 + i % 16];
+        if (i % 32 < 16) byte = static_cast<std::uint8_t>((byte & 0xF0U) | (c & 0xFU));
+        else byte = static_cast<std::uint8_t>((byte & 0x0FU) | ((c & 0xFU) << 4));
+        break;
+    }
+    case 8: codes[i] = static_cast<std::uint8_t>(c); break;
+    case 16:
+        codes[2 * i] = static_cast<std::uint8_t>(c);
+        codes[2 * i + 1] = static_cast<std::uint8_t>(c >> 8);
+        break;
+    default: std::memcpy(codes + 4 * i, &c, 4); break;
+    }
+}
+
+} // namespace detail
+
+/// One row of one tile, as the kernels see it.
+struct weight_segment {
+    weight_format format;
+    const std::uint8_t* codes;  ///< packed codes, padded to a multiple of 32 elements
+    const std::uint8_t* scales; ///< one scale per group (nullptr for unscaled formats)
+    std::size_t length;         ///< real elements (the rest of the last unit is padding)
+};
+
+class mixed_matrix {
+public:
+    mixed_matrix() = default;
+
+    /// Quantizes the row-major N x K float weights `w` tile by tile as `map` says (N, K
+    /// taken from the map). Throws std::invalid_argument if w.size() != N * K.
+    static mixed_matrix quantize(std::span<const float> w, const precision_map& map,
+                                 const quantize_options& options = {}) {
+        detail::require_size("mixed_matrix weights", w.size(), map.rows() * map.cols());
+        mixed_matrix m(map);
+        const std::size_t n = map.rows(), k = map.cols();
+        std::array<bool, all_weight_formats.size()> used{};
+        for (weight_format f : map.formats()) used[static_cast<std::size_t>(f)] = true;
+        for (weight_format f : all_weight_formats) {
+            if (!used[static_cast<std::size_t>(f)]) continue;
+            switch (f) {
+            case weight_format::mxint4: m.fill_from(f, mpq::quantize(mxint4{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::mxfp4: m.fill_from(f, mpq::quantize(mxfp4{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::nvfp4: m.fill_from(f, mpq::quantize(nvfp4{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::mxint8: m.fill_from(f, mpq::quantize(mxint8{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::mxfp8_e4m3: m.fill_from(f, mpq::quantize(mxfp8_e4m3{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::mxfp8_e5m2: m.fill_from(f, mpq::quantize(mxfp8_e5m2{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::int4_vector: m.fill_from(f, mpq::quantize(int4_vector{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::fp4_vector: m.fill_from(f, mpq::quantize(fp4_e2m1_vector{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::int8_vector: m.fill_from(f, mpq::quantize(int8_vector{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::bf16:
+            case weight_format::fp16:
+            case weight_format::fp32:
+                m.fill_tiles(f, [&](std::size_t r, std::size_t c) {
+                    const float x = w[r * k + c];
+                    if (f == weight_format::bf16) return std::uint32_t{bf16::encode(x, options.round)};
+                    if (f == weight_format::fp16) return std::uint32_t{fp16::encode(x, options.round)};
+                    return detail::bits_of(x);
+                }, [](std::size_t, std::size_t) { return std::uint32_t{0}; });
+                break;
+            }
+        }
+        return m;
+    }
+
+    /// Every tile in one format (block_k = the whole row): the matmul-wise case.
+    static mixed_matrix quantize(std::span<const float> w, std::size_t rows, std::size_t cols,
+                                 weight_format f, const quantize_options& options = {}) {
+        return quantize(w, precision_map::uniform(rows, cols, f), options);
+    }
+
+    const precision_map& map() const { return map_; }
+    std::size_t rows() const { return map_.rows(); }
+    std::size_t cols() const { return map_.cols(); }
+    /// Bytes the kernels read: packed codes and scales (padding included), without the
+    /// tile index.
+    std::size_t storage_bytes() const { return data_.size(); }
+    /// NVFP4's tensor scale (1 if no tile is NVFP4).
+    float nvfp4_tensor_scale() const { return nvfp4_tensor_scale_; }
+    /// Decode multipliers of the 128 ue4m3 codes times the tensor scale times 1/2 (the
+    /// kernels decode E2M1 codes to the integers 2v).
+    const std::array<float, 128>& nvfp4_scale_table() const { return nvfp4_table_; }
+
+    /// Row `r` of tile (g, b); r counts from the first row of the matrix.
+    weight_segment segment(std::size_t r, std::size_t b) const {
+        const std::size_t g = r / map_.tile_rows();
+        const weight_format f = map_.at(g, b);
+        const std::size_t length = map_.block_cols(b);
+        const std::uint8_t* p = data_.data() + tile_offset_[g * map_.k_blocks() + b] +
+                                (r - g * map_.tile_rows()) * detail::segment_bytes(f, length);
+        return {f, p, info(f).scale == scale_storage::none ? nullptr : p + detail::segment_code_bytes(f, length),
+                length};
+    }
+
+    /// Value of weight (r, c), decoded exactly as dequantize of its format does.
+    float value(std::size_t r, std::size_t c) const {
+        const std::size_t b = c / map_.block_k();
+        const weight_segment s = segment(r, b);
+        const std::size_t i = c - b * map_.block_k();
+        return detail::decode_weight_code(s.format, detail::segment_code(s.format, s.codes, i)) *
+               group_scale(s, i / info(s.format).group);
+    }
+
+    /// Decodes W into a row-major N x K float buffer; throws std::invalid_argument on size.
+    void dequantize(std::span<float> out) const {
+        detail::require_size("mixed_matrix dequantize output", out.size(), rows() * cols());
+        for (std::size_t r = 0; r < rows(); ++r)
+            for (std::size_t c = 0; c < cols(); ++c) out[r * cols() + c] = value(r, c);
+    }
+
+    /// Scale of group j of a segment as a float decode multiplier (1 for unscaled formats).
+    float group_scale(const weight_segment& s, std::size_t j) const {
+        switch (info(s.format).scale) {
+        case scale_storage::none: return 1.0f;
+        case scale_storage::e8m0: return e8m0::decode(s.scales[j]);
+        case scale_storage::ue4m3: return ue4m3::decode(s.scales[j]) * nvfp4_tensor_scale_;
+        case scale_storage::f32: {
+            float v;
+            std::memcpy(&v, s.scales + 4 * j, 4);
+            return v;
+        }
+        }
+        return 1.0f;
+    }
+
+private:
+    explicit mixed_matrix(const precision_map& map) : map_(map) {
+        tile_offset_.resize(map.row_groups() * map.k_blocks());
+        std::size_t offset = 0;
+        for (std::size_t g = 0; g < map.row_groups(); ++g) {
+            for (std::size_t b = 0; b < map.k_blocks(); ++b) {
+                tile_offset_[g * map.k_blocks() + b] = offset;
+                offset += map.group_rows(g) * detail::segment_bytes(map.at(g, b), map.block_cols(b));
+            }
+        }
+        data_.assign(offset, 0);
+        set_nvfp4_tensor_scale(1.0f);
+    }
+
+    void set_nvfp4_tensor_scale(float s) {
+        nvfp4_tensor_scale_ = s;
+        for (std::uint32_t c = 0; c < 128; ++c) nvfp4_table_[c] = ue4m3::decode(c) * s * 0.5f;
+    }
+
+    /// Writes every tile of format f: code(r, c) and raw_scale(r, first column of group).
+    template <class Code, class Scale>
+    void fill_tiles(weight_format f, Code code, Scale raw_scale) {
+        const std::size_t group = info(f).group;
+        for (std::size_t g = 0; g < map_.row_groups(); ++g) {
+            for (std::size_t b = 0; b < map_.k_blocks(); ++b) {
+                if (map_.at(g, b) != f) continue;
+                const std::size_t length = map_.block_cols(b), k0 = b * map_.block_k();
+                const std::size_t padded = detail::round_up(length, detail::gemm_unit);
+                for (std::size_t r = g * map_.tile_rows(); r < g * map_.tile_rows() + map_.group_rows(g); ++r) {
+                    const weight_segment s = segment(r, b);
+                    auto* codes = const_cast<std::uint8_t*>(s.codes);
+                    auto* scales = const_cast<std::uint8_t*>(s.scales);
+                    for (std::size_t i = 0; i < length; ++i) detail::set_segment_code(f, codes, i, code(r, k0 + i));
+                    for (std::size_t j = 0; j < padded / group; ++j) {
+                        // Groups wholly in the padding get a unit scale so 0 * scale stays 0.
+                        const bool padding = j * group >= length;
+                        const std::uint32_t raw = padding ? 0U : raw_scale(r, k0 + j * group);
+                        switch (info(f).scale) {
+                        case scale_storage::none: break;
+                        case scale_storage::e8m0: scales[j] = padding ? 127 : static_cast<std::uint8_t>(raw); break;
+                        case scale_storage::ue4m3: scales[j] = padding ? 0 : static_cast<std::uint8_t>(raw); break;
+                        case scale_storage::f32: {
+                            const std::uint32_t bits = padding ? detail::bits_of(1.0f) : raw;
+                            std::memcpy(scales + 4 * j, &bits, 4);
+                            break;
+                        }
+                        }
+                    }
+                }
+            }
+        }
+    }
+
+    /// Copies the tiles of format f out of the whole matrix quantized in that format.
+    template <class Format>
+    void fill_from(weight_format f, const quantized_tensor<Format>& q) {
+        const block_geometry geo = q.view().geometry();
+        if constexpr (Format::has_tensor_scale) set_nvfp4_tensor_scale(q.tensor_scale());
+        fill_tiles(f, [&](std::size_t r, std::size_t c) { return q.code(r, c); },
+                   [&](std::size_t r, std::size_t c) -> std::uint32_t {
+                       const auto s = q.scales()[geo.scale_index(r, c / geo.group)];
+                       if constexpr (std::is_same_v<decltype(s), const float>) return detail::bits_of(s);
+                       else return s;
+                   });
+    }
+
+    precision_map map_;
+    std::vector<std::uint8_t> data_;
+    std::vector<std::size_t> tile_offset_;
+    float nvfp4_tensor_scale_ = 1.0f;
+    std::array<float, 128> nvfp4_table_{};
+};
+
+} // namespace mpq

@@ -1,0 +1,283 @@
+// The mixed-precision GEMM against its double reference, the packed storage against the
+// library's own dequantize, precision maps, and argument errors.
+#include <mpq/format.hpp>
+#include <mpq/gemm.hpp>
+
+#include <catch2/catch.hpp>
+
+#include <cmath>
+#include <cstring>
+#include <random>
+#include <vector>
+
+namespace {
+
+using namespace mpq;
+
+std::vector<float> random_values(std::size_t n, std::uint32_t seed, float spread = 1.0f) {
+    std::mt19937 engine(seed);
+    std::normal_distribution<float> normal(0.0f, spread);
+    std::uniform_real_distribution<float> uniform(0.0f, 1.0f);
+    std::vector<float> v(n);
+    for (auto& x : v) x = normal(engine) * (uniform(engine) < 0.02f ? 20.0f : 1.0f); // some outliers
+    return v;
+}
+
+/// The library's dequantize of the whole N x K matrix quantized in format f.
+std::vector<float> library_dequantize(weight_format f, const std::vector<float>& w, std::size_t n, std::size_t k) {
+    std::vector<float> out(n * k);
+    auto via = [&](const auto& format) { dequantize(quantize(format, w, n, k), out); };
+    switch (f) {
+    case weight_format::mxint4: via(mxint4{}); break;
+    case weight_format::mxfp4: via(mxfp4{}); break;
+    case weight_format::nvfp4: via(nvfp4{}); break;
+    case weight_format::mxint8: via(mxint8{}); break;
+    case weight_format::mxfp8_e4m3: via(mxfp8_e4m3{}); break;
+    case weight_format::mxfp8_e5m2: via(mxfp8_e5m2{}); break;
+    case weight_format::int4_vector: via(int4_vector{}); break;
+    case weight_format::fp4_vector: via(fp4_e2m1_vector{}); break;
+    case weight_format::int8_vector: via(int8_vector{}); break;
+    case weight_format::bf16:
+        for (std::size_t i = 0; i < w.size(); ++i) out[i] = bf16::decode(bf16::encode(w[i]));
+        break;
+    case weight_format::fp16:
+        for (std::size_t i = 0; i < w.size(); ++i) out[i] = fp16::decode(fp16::encode(w[i]));
+        break;
+    case weight_format::fp32: out = w; break;
+    }
+    return out;
+}
+
+std::uint32_t bits(float x) {
+    std::uint32_t b;
+    std::memcpy(&b, &x, 4);
+    return b;
+}
+
+/// Runs gemm with the given kernels and checks it against the reference within the bound
+/// documented at gemm, or the integer-dot bound when every tile takes the integer path.
+template <class Arch>
+void check_gemm(std::size_t m, const std::vector<float>& w_values, const precision_map& map,
+                activation_format activations, std::size_t threads, std::uint32_t seed) {
+    const std::size_t n = map.rows(), k = map.cols();
+    const mixed_matrix w = mixed_matrix::quantize(w_values, map);
+    const std::size_t lda = k + 3, ldc = n + 2;
+    const std::vector<float> a = random_values(m * lda, seed);
+    const std::vector<float> bias = random_values(n, seed + 1);
+    std::vector<float> c(m * ldc, 7.0f), ref(m * ldc, 7.0f);
+    std::vector<double> magnitude(m * ldc);
+    gemm_options options;
+    options.activations = activations;
+    options.threads = threads;
+    options.bias = bias;
+    detail::gemm_with<Arch>(m, a, lda, w, c, ldc, options);
+    gemm_reference(m, a, lda, w, ref, ldc, options, magnitude);
+
+    bool integer_only = activations == activation_format::mxint8 || activations == activation_format::mxint4;
+    for (weight_format f : map.formats()) integer_only = integer_only && info(f).integer_codes;
+    const double terms = integer_only ? static_cast<double>(k) / 32.0 : static_cast<double>(k);
+    const double u = std::ldexp(1.0, -24);
+    std::size_t bad = 0;
+    for (std::size_t i = 0; i < m; ++i) {
+        for (std::size_t j = 0; j < n; ++j) {
+            const double bound = (terms + 16.0) * u * (magnitude[i * ldc + j] + std::fabs(bias[j])) + 1e-30;
+            const double err = std::fabs(static_cast<double>(c[i * ldc + j]) - ref[i * ldc + j]);
+            if (!(err <= bound) && bad++ < 3) {
+                INFO("m=" << i << " n=" << j << " got " << c[i * ldc + j] << " ref " << ref[i * ldc + j]
+                          << " bound " << bound);
+                CHECK(err <= bound);
+            }
+        }
+        for (std::size_t j = n; j < ldc; ++j) REQUIRE(c[i * ldc + j] == 7.0f); // padding untouched
+    }
+    CHECK(bad == 0);
+
+    if (threads == 1) { // thread count never changes the result
+        std::vector<float> c2(m * ldc, 7.0f);
+        options.threads = 2;
+        detail::gemm_with<Arch>(m, a, lda, w, c2, ldc, options);
+        for (std::size_t i = 0; i < c.size(); ++i) REQUIRE(bits(c[i]) == bits(c2[i]));
+    }
+}
+
+constexpr std::array all_activations{activation_format::f32, activation_format::mxint8, activation_format::mxint4,
+                                     activation_format::mxfp8_e4m3};
+
+} // namespace
+
+TEST_CASE("weight formats: names round-trip and nominal bits", "[gemm]") {
+    for (weight_format f : all_weight_formats) CHECK(parse_weight_format(to_string(f)) == f);
+    CHECK_THROWS_AS(parse_weight_format("mxint3"), std::invalid_argument);
+    CHECK(nominal_bits_per_weight(weight_format::mxint4, 4096) == 4.25);
+    CHECK(nominal_bits_per_weight(weight_format::nvfp4, 4096) == 4.5);
+    CHECK(nominal_bits_per_weight(weight_format::int4_vector, 128) == 4.25);
+    CHECK(nominal_bits_per_weight(weight_format::bf16, 4096) == 16.0);
+}
+
+TEST_CASE("precision map: Qr and bits per weight", "[gemm]") {
+    const precision_map uniform = precision_map::uniform(10, 70, weight_format::mxint4);
+    CHECK(uniform.qr() == 1.0);
+    CHECK(uniform.bits_per_weight() == 4.25);
+    CHECK(uniform.is_uniform());
+
+    precision_map map(10, 70, 4, 32, weight_format::bf16); // 3 x 3 tiles, ragged both ways
+    CHECK(map.qr() == 0.0);
+    map.set(0, 0, weight_format::mxint4); // 4 x 32 = 128 weights
+    map.set(2, 2, weight_format::mxfp4);  // 2 x 6 = 12 weights
+    CHECK(map.qr() == Approx(140.0 / 700.0));
+    CHECK(map.bits_per_weight() == Approx((140.0 * 4.25 + 560.0 * 16.0) / 700.0));
+    CHECK(map.format_of(9, 69) == weight_format::mxfp4);
+    CHECK_THROWS_AS(map.at(3, 0), std::invalid_argument);
+
+    for (double qr : {0.0, 0.5, 0.9, 1.0}) {
+        const auto r = precision_map::random_blockwise(64, 256, 8, 64, weight_format::mxint4, weight_format::bf16, qr, 7);
+        CHECK(r.qr() == Approx(qr).margin(0.5 / 32)); // 32 equal tiles: within half a tile
+    }
+    CHECK_THROWS_AS(precision_map(4, 4, 1, 48, weight_format::fp32), std::invalid_argument);
+    CHECK_THROWS_AS(precision_map(4, 4, 0, 32, weight_format::fp32), std::invalid_argument);
+    CHECK_THROWS_AS(precision_map(0, 4, 1, 32, weight_format::fp32), std::invalid_argument);
+    CHECK_THROWS_AS(precision_map::random_blockwise(4, 4, 1, 32, weight_format::mxint4, weight_format::bf16, 1.5, 0),
+                    std::invalid_argument);
+}
+
+TEST_CASE("mixed_matrix stores exactly what each format's quantize holds", "[gemm]") {
+    const std::size_t n = 11, k = 83; // ragged: K not a multiple of 32 or 16
+    const std::vector<float> w = random_values(n * k, 3);
+    for (weight_format f : all_weight_formats) {
+        INFO(to_string(f));
+        const std::vector<float> expected = library_dequantize(f, w, n, k);
+        const mixed_matrix uniform = mixed_matrix::quantize(w, n, k, f);
+        std::vector<float> got(n * k);
+        uniform.dequantize(got);
+        for (std::size_t i = 0; i < got.size(); ++i) REQUIRE(bits(got[i]) == bits(expected[i]));
+    }
+    // A map using every format at once, tiles of 3 rows x 32 columns.
+    precision_map map(n, k, 3, 32, weight_format::fp32);
+    std::size_t next = 0;
+    for (std::size_t g = 0; g < map.row_groups(); ++g)
+        for (std::size_t b = 0; b < map.k_blocks(); ++b) map.set(g, b, all_weight_formats[next++ % all_weight_formats.size()]);
+    const mixed_matrix mixed = mixed_matrix::quantize(w, map);
+    std::vector<float> got(n * k);
+    mixed.dequantize(got);
+    for (weight_format f : all_weight_formats) {
+        const std::vector<float> expected = library_dequantize(f, w, n, k);
+        for (std::size_t r = 0; r < n; ++r)
+            for (std::size_t c = 0; c < k; ++c)
+                if (map.format_of(r, c) == f) REQUIRE(bits(got[r * k + c]) == bits(expected[r * k + c]));
+    }
+}
+
+TEST_CASE("packed activations equal the library's fake quantization", "[gemm]") {
+    const std::size_t m = 3, k = 77, lda = 80;
+    const std::vector<float> a = random_values(m * lda, 5);
+    for (activation_format format : all_activations) {
+        detail::packed_activations packed;
+        detail::pack_activations(m, k, a.data(), lda, format, packed);
+        for (std::size_t i = 0; i < m; ++i) {
+            std::vector<float> expected(a.begin() + static_cast<std::ptrdiff_t>(i * lda),
+                                        a.begin() + static_cast<std::ptrdiff_t>(i * lda + k));
+            if (format == activation_format::mxint8) fake_quantize(mxint8{}, expected, expected);
+            if (format == activation_format::mxint4) fake_quantize(mxint4{}, expected, expected);
+            if (format == activation_format::mxfp8_e4m3) fake_quantize(mxfp8_e4m3{}, expected, expected);
+            for (std::size_t p = 0; p < k; ++p) REQUIRE(packed.row(i)[p] == expected[p]);
+            for (std::size_t p = k; p < packed.ld; ++p) REQUIRE(packed.row(i)[p] == 0.0f);
+            if (packed.integer) // codes times scales give the values
+                for (std::size_t p = 0; p < k; ++p)
+                    REQUIRE(static_cast<float>(packed.code_row(i)[p]) * packed.scale_row(i)[p / 32] == expected[p]);
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("gemm: every uniform format, every activation format, ragged shapes", "[gemm]", xsimd::generic,
+                   detail::gemm_arch) {
+    const std::size_t n = 21, k = 83;
+    const std::vector<float> w = random_values(n * k, 11);
+    for (weight_format f : all_weight_formats) {
+        for (activation_format act : all_activations) {
+            for (std::size_t m : {1, 3, 8, 13, 30}) {
+                INFO(to_string(f) << " x " << to_string(act) << " M=" << m);
+                check_gemm<TestType>(m, w, precision_map::uniform(n, k, f), act, 1, static_cast<std::uint32_t>(m));
+            }
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("gemm: random block-wise maps at Qr 0, 0.5, 0.9, 1", "[gemm]", xsimd::generic, detail::gemm_arch) {
+    const std::array lows{weight_format::mxint4, weight_format::mxfp4, weight_format::nvfp4, weight_format::int4_vector};
+    const std::array highs{weight_format::bf16, weight_format::fp16, weight_format::fp32};
+    std::uint32_t seed = 100;
+    for (double qr : {0.0, 0.5, 0.9, 1.0}) {
+        for (weight_format low : lows) {
+            const weight_format high = highs[seed % highs.size()];
+            const std::size_t n = 19 + seed % 7, k = 150 + seed % 50, tile_rows = 1 + seed % 5;
+            const std::size_t block_k = 32 * (1 + seed % 3);
+            const auto map = precision_map::random_blockwise(n, k, tile_rows, block_k, low, high, qr, seed);
+            const std::vector<float> w = random_values(n * k, seed);
+            for (activation_format act : {activation_format::f32, activation_format::mxint8}) {
+                for (std::size_t m : {1, 5, 26}) {
+                    INFO("Qr " << qr << " " << to_string(low) << "/" << to_string(high) << " " << to_string(act) << " M=" << m);
+                    check_gemm<TestType>(m, w, map, act, 1, seed + static_cast<std::uint32_t>(m));
+                }
+            }
+            ++seed;
+        }
+    }
+}
+
+TEST_CASE("gemm: large M and many columns split over two threads", "[gemm]") {
+    const std::size_t n = 70, k = 300;
+    const std::vector<float> w = random_values(n * k, 21);
+    const auto map = precision_map::random_blockwise(n, k, 8, 64, weight_format::mxfp4, weight_format::bf16, 0.9, 4);
+    check_gemm<detail::gemm_arch>(61, w, map, activation_format::f32, 1, 1);
+    check_gemm<detail::gemm_arch>(61, w, map, activation_format::mxint8, 1, 2);
+    check_gemm<detail::gemm_arch>(40, w, map, activation_format::mxfp8_e4m3, 2, 3);
+}
+
+TEST_CASE("gemm: accumulate into C, matvec and matmul", "[gemm]") {
+    const std::size_t n = 9, k = 64;
+    const std::vector<float> wv = random_values(n * k, 8);
+    const mixed_matrix w = mixed_matrix::quantize(wv, n, k, weight_format::mxint4);
+    const std::vector<float> x = random_values(2 * k, 9);
+    std::vector<float> y(2 * n), y_ref(2 * n);
+    matmul(w, x, y, 2);
+    gemm_reference(2, x, k, w, y_ref, n);
+    for (std::size_t i = 0; i < y.size(); ++i) CHECK(y[i] == Approx(y_ref[i]).margin(1e-4));
+    std::vector<float> y1(n);
+    matvec(w, std::span<const float>(x).first(k), y1);
+    for (std::size_t i = 0; i < n; ++i) CHECK(y1[i] == Approx(y_ref[i]).margin(1e-4));
+
+    std::vector<float> c(2 * n, 1.5f), c_ref(2 * n, 1.5f);
+    gemm_options accumulate;
+    accumulate.accumulate = true;
+    gemm(2, x, k, w, c, n, accumulate);
+    gemm_reference(2, x, k, w, c_ref, n, accumulate);
+    for (std::size_t i = 0; i < c.size(); ++i) CHECK(c[i] == Approx(c_ref[i]).margin(1e-4));
+}
+
+TEST_CASE("gemm: argument errors", "[gemm]") {
+    const std::size_t n = 4, k = 40;
+    const mixed_matrix w = mixed_matrix::quantize(random_values(n * k, 1), n, k, weight_format::mxint8);
+    std::vector<float> a(2 * k), c(2 * n), bias(n);
+    CHECK_NOTHROW(gemm(2, a, k, w, c, n));
+    CHECK_NOTHROW(gemm(0, {}, k, w, {}, n));
+    CHECK_THROWS_AS(gemm(2, a, k - 1, w, c, n), std::invalid_argument);     // lda < K
+    CHECK_THROWS_AS(gemm(2, a, k, w, c, n - 1), std::invalid_argument);     // ldc < N
+    CHECK_THROWS_AS(gemm(3, a, k, w, c, n), std::invalid_argument);         // A too short
+    CHECK_THROWS_AS(gemm(2, a, k, w, std::span<float>(c).first(n + 1), n), std::invalid_argument); // C too short
+    gemm_options options;
+    options.bias = std::span<const float>(bias).first(n - 1);
+    CHECK_THROWS_AS(gemm(2, a, k, w, c, n, options), std::invalid_argument); // bias length
+    options = {};
+    options.threads = 0;
+    CHECK_THROWS_AS(gemm(2, a, k, w, c, n, options), std::invalid_argument);
+    CHECK_THROWS_AS(gemm(2, a, k, mixed_matrix{}, c, n), std::invalid_argument); // empty W
+    std::vector<float> y(n);
+    CHECK_THROWS_AS(matvec(w, std::span<const float>(a).first(k - 1), y), std::invalid_argument);
+    CHECK_THROWS_AS(matmul(w, a, c, 3), std::invalid_argument);
+    CHECK_THROWS_AS(mixed_matrix::quantize(a, precision_map(n, k, 1, 32, weight_format::bf16)), std::invalid_argument);
+    try {
+        gemm(2, a, k - 1, w, c, n);
+    } catch (const std::invalid_argument& e) {
+        CHECK(std::string(e.what()).find("lda 39") != std::string::npos);
+    }
+}
