@@ -20,6 +20,7 @@ TEST_CASE("MXFP4 metrics of a 2 x 4 tensor, by hand", "[mixed][metrics]") {
     const double noise = 1.0 + 0.125 * 0.125 + 0.25 * 0.25 + 1.0; // 2.078125
     const double signal = 1 + 4 + 9 + 49 + 0.125 * 0.125 + 0.25 * 0.25 + 16 + 25;
     CHECK(e.mse == Approx(noise / 8).epsilon(1e-14));
+    CHECK(e.mean_square == Approx(signal / 8).epsilon(1e-14));
     CHECK(e.rmse == Approx(std::sqrt(noise / 8)).epsilon(1e-14));
     CHECK(e.sqnr_db == Approx(10 * std::log10(signal / noise)).epsilon(1e-14));
     CHECK(e.max_abs_error == 1.0);

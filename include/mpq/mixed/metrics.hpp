@@ -35,6 +35,7 @@ struct error_stats {
     std::size_t count = 0;            ///< measured elements (finite inputs with non-NaN output)
     std::size_t nonfinite_inputs = 0; ///< inputs that were Inf or NaN (not measured)
     std::size_t nan_outputs = 0;      ///< finite inputs that decoded to NaN (not measured)
+    double mean_square = 0; ///< (1/N) Σ x_i^2, the signal power (for pooling tensors' SQNR)
     double mse = 0, rmse = 0, sqnr_db = 0, max_abs_error = 0, max_rel_error = 0;
     std::size_t clipped = 0, flushed = 0;
     double clipped_share = 0, flushed_share = 0; ///< clipped / count, flushed / count
@@ -85,6 +86,7 @@ error_stats measure(std::span<const float> x, std::span<const float> q, ClippedA
     }
     if (s.count) {
         s.mse = noise / static_cast<double>(s.count);
+        s.mean_square = signal / static_cast<double>(s.count);
         s.rmse = std::sqrt(s.mse);
         s.clipped_share = static_cast<double>(s.clipped) / static_cast<double>(s.count);
         s.flushed_share = static_cast<double>(s.flushed) / static_cast<double>(s.count);
