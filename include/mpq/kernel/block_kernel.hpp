@@ -1,0 +1,286 @@
+// The SIMD quantize, fake-quantize and dequantize kernels of every block format, as functors
+// templated on the xsimd architecture (the public functions in mpq/kernel.hpp forward here).
+//
+// Shape of the work:
+// - blocks along rows: a row is cut into pieces of whole blocks (whole bytes of packed codes);
+//   per block, one SIMD pass finds the amax (an integer max over |x| bit patterns), the scale
+//   comes from the reference's own scalar rule, and a second pass encodes the block's elements
+//   on 32-bit integer lanes (element_encode.hpp) and stages the codes for packing;
+// - blocks down columns: the same two passes, vectorised across columns, with per-lane scales;
+// - per-tensor and NVFP4 first find the tensor amax (in parallel), then run as above.
+// Stochastic rounding draws counter_random{seed}(r * cols + c) per element, as the reference.
+#pragma once
+
+#include <mpq/format/geometry.hpp>
+#include <mpq/format/quantized.hpp>
+#include <mpq/kernel/element_encode.hpp>
+#include <mpq/kernel/parallel.hpp>
+#include <mpq/kernel/policy.hpp>
+#include <mpq/kernel/simd_ops.hpp>
+
+#include <algorithm>
+#include <cstddef>
+#include <cstdint>
+#include <numeric>
+#include <vector>
+
+namespace mpq::kernel::detail {
+
+/// Elements per row piece: whole groups (unless the scale is tensor-wide) and a multiple of 4,
+/// so every piece starts on a fresh byte of packed 4- and 6-bit codes.
+inline std::size_t piece_length(std::size_t group, std::size_t cols, bool tensor_wide) {
+    constexpr std::size_t target = 16384;
+    const std::size_t unit = tensor_wide ? 4 : std::lcm(group, std::size_t{4});
+    const std::size_t p = std::max(unit, target / unit * unit);
+    return std::max<std::size_t>(1, std::min(p, cols));
+}
+
+template <class Format, class A>
+struct block_job {
+    using P = policy<Format>;
+    using element = typename P::element;
+    using scale_type = typename P::scale_type;
+    static constexpr int bits = element::bits;
+    static constexpr std::size_t N = compat::lanes<A>;
+    static constexpr std::size_t table_size = element::code_count;
+
+    block_geometry g;
+    const float* input = nullptr;
+    std::size_t input_stride = 0;
+    quantize_options options;
+    float tensor_scale = 1.0f;
+    const group_params* fixed = nullptr; ///< tensor-wide scale: every element uses these
+    // Quantize writes packed codes and scales; fake-quantize writes decoded floats.
+    std::uint8_t* codes = nullptr;
+    std::size_t row_bytes = 0;
+    scale_type* scales = nullptr;
+    float* fake = nullptr;
+    std::size_t fake_stride = 0;
+
+    std::size_t piece = 1;
+    std::size_t pieces_per_row = 0;
+
+    void plan() {
+        piece = piece_length(g.group, g.cols, fixed != nullptr);
+        pieces_per_row = g.cols == 0 ? 0 : (g.cols + piece - 1) / piece;
+    }
+    bool by_rows() const { return fixed != nullptr || g.axis == block_axis::rows; }
+    std::size_t task_count() const { return by_rows() ? g.rows * pieces_per_row : g.groups_per_lane(); }
+
+    template <rounding Mode>
+    int_batch<A> encode(const float_batch<A>& x, const int_batch<A>& exponent,
+                        const float_batch<A>& divisor, std::uint64_t index) const {
+        float_batch<A> y = x;
+        if constexpr (P::divides) y = x / divisor;
+        int_batch<A> random(0);
+        if constexpr (Mode == rounding::stochastic) random = random_lanes<A>(counter_random{options.seed}, index);
+        return lane_encoder<element>::template encode<Mode, A>(xsimd::bitwise_cast<int_batch<A>>(y), exponent, random);
+    }
+
+    float_batch<A> decode(const int_batch<A>& code) const {
+        return lookup<table_size, A>(decode_table<element>.data(), code, A{});
+    }
+
+    template <rounding Mode>
+    void run_task(std::size_t t) const {
+        if (by_rows()) {
+            const std::size_t r = t / pieces_per_row, p = t % pieces_per_row;
+            rows_piece<Mode>(r, p * piece, std::min(g.cols, (p + 1) * piece));
+        } else {
+            columns_piece<Mode>(t);
+        }
+    }
+
+    /// Elements [e0, e1) of row r (e0 starts a piece).
+    template <rounding Mode>
+    void rows_piece(std::size_t r, std::size_t e0, std::size_t e1) const {
+        const float* x = input + r * input_stride;
+        float* y = fake != nullptr ? fake + r * fake_stride : nullptr;
+        const std::uint64_t base = static_cast<std::uint64_t>(r) * g.cols;
+        code_stager<bits, A> stage(codes != nullptr ? codes + r * row_bytes : nullptr, e0);
+        auto run = [&](std::size_t s, std::size_t n, const group_params& gp) {
+            const int_batch<A> exponent(gp.exponent);
+            const float_batch<A> divisor(gp.divisor), multiplier(gp.multiplier);
+            auto emit = [&](const int_batch<A>& code, std::size_t count, std::size_t at) {
+                if (y == nullptr) {
+                    stage.put(code, count);
+                } else if (count == N) {
+                    (decode(code) * multiplier).store_unaligned(y + at);
+                } else {
+                    store_partial<A>(y + at, decode(code) * multiplier, count);
+                }
+            };
+            std::size_t i = 0;
+            for (; i + N <= n; i += N) {
+                const int_batch<A> code = gp.zero ? int_batch<A>(0)
+                                                  : encode<Mode>(float_batch<A>::load_unaligned(x + s + i),
+                                                                 exponent, divisor, base + s + i);
+                emit(code, N, s + i);
+            }
+            if (i < n) {
+                const int_batch<A> code = gp.zero ? int_batch<A>(0)
+                                                  : encode<Mode>(load_partial<A>(x + s + i, n - i), exponent,
+                                                                 divisor, base + s + i);
+                emit(code, n - i, s + i);
+            }
+        };
+        if (fixed != nullptr) {
+            run(e0, e1 - e0, *fixed);
+        } else {
+            scale_type unused{};
+            for (std::size_t b = e0 / g.group; b * g.group < e1; ++b) {
+                const std::size_t s = b * g.group, n = g.group_length(b);
+                scale_type& scale = scales != nullptr ? scales[g.scale_index(r, b)] : unused;
+                run(s, n, P::group(amax_bits<A>(x + s, n), scale, options, tensor_scale));
+            }
+        }
+        if (y == nullptr) stage.finish();
+    }
+
+    /// The `group`-row band gb of a tensor blocked down its columns.
+    template <rounding Mode>
+    void columns_piece(std::size_t gb) const {
+        const std::size_t cols = g.cols, r0 = gb * g.group, nr = g.group_length(gb);
+        const std::size_t padded = (cols + N - 1) / N * N;
+        std::vector<std::int32_t> amax(padded, 0), exponent(padded, 0), zero(padded, -1);
+        std::vector<float> divisor(padded, 1.0f), multiplier(padded, 1.0f);
+        const int_batch<A> abs_mask(0x7fffffff);
+        for (std::size_t r = r0; r < r0 + nr; ++r) {
+            const float* x = input + r * input_stride;
+            for (std::size_t c = 0; c < cols; c += N) {
+                const float_batch<A> v = c + N <= cols ? float_batch<A>::load_unaligned(x + c)
+                                                       : load_partial<A>(x + c, cols - c);
+                const int_batch<A> a = xsimd::max(int_batch<A>::load_unaligned(amax.data() + c),
+                                                  xsimd::bitwise_cast<int_batch<A>>(v) & abs_mask);
+                a.store_unaligned(amax.data() + c);
+            }
+        }
+        scale_type unused{};
+        for (std::size_t c = 0; c < cols; ++c) {
+            scale_type& scale = scales != nullptr ? scales[g.scale_index(c, gb)] : unused;
+            const group_params gp =
+                P::group(static_cast<std::uint32_t>(amax[c]), scale, options, tensor_scale);
+            exponent[c] = gp.exponent;
+            divisor[c] = gp.divisor;
+            multiplier[c] = gp.multiplier;
+            zero[c] = gp.zero ? -1 : 0;
+        }
+        for (std::size_t r = r0; r < r0 + nr; ++r) {
+            const float* x = input + r * input_stride;
+            float* y = fake != nullptr ? fake + r * fake_stride : nullptr;
+            code_stager<bits, A> stage(codes != nullptr ? codes + r * row_bytes : nullptr, 0);
+            const std::uint64_t base = static_cast<std::uint64_t>(r) * cols;
+            for (std::size_t c = 0; c < cols; c += N) {
+                const std::size_t count = std::min(N, cols - c);
+                const float_batch<A> v = count == N ? float_batch<A>::load_unaligned(x + c)
+                                                    : load_partial<A>(x + c, count);
+                int_batch<A> code = encode<Mode>(v, int_batch<A>::load_unaligned(exponent.data() + c),
+                                                 float_batch<A>::load_unaligned(divisor.data() + c), base + c);
+                code = code & ~int_batch<A>::load_unaligned(zero.data() + c);
+                if (y == nullptr) {
+                    stage.put(code, count);
+                } else {
+                    const float_batch<A> value = decode(code) * float_batch<A>::load_unaligned(multiplier.data() + c);
+                    if (count == N) value.store_unaligned(y + c);
+                    else store_partial<A>(y + c, value, count);
+                }
+            }
+            if (y == nullptr) stage.finish();
+        }
+    }
+
+    void run(const parallel_options& parallel) const {
+        switch (options.round) {
+        case rounding::nearest_even: run_pieces(task_count(), parallel, [this](std::size_t t) { run_task<rounding::nearest_even>(t); }); break;
+        case rounding::nearest_away: run_pieces(task_count(), parallel, [this](std::size_t t) { run_task<rounding::nearest_away>(t); }); break;
+        case rounding::toward_zero: run_pieces(task_count(), parallel, [this](std::size_t t) { run_task<rounding::toward_zero>(t); }); break;
+        case rounding::stochastic: run_pieces(task_count(), parallel, [this](std::size_t t) { run_task<rounding::stochastic>(t); }); break;
+        }
+    }
+};
+
+/// Largest |x| bit pattern over a rows x cols tensor (finite values only if `finite_only`).
+template <class A>
+std::uint32_t tensor_amax_bits(const float* input, std::size_t stride, std::size_t rows, std::size_t cols,
+                               bool finite_only, const parallel_options& parallel) {
+    const std::size_t piece = piece_length(1, cols, true);
+    const std::size_t per_row = cols == 0 ? 0 : (cols + piece - 1) / piece;
+    std::vector<std::uint32_t> partial(rows * per_row, 0);
+    run_pieces(partial.size(), parallel, [&](std::size_t t) {
+        const std::size_t r = t / per_row, e0 = t % per_row * piece, n = std::min(cols, e0 + piece) - e0;
+        const float* x = input + r * stride + e0;
+        partial[t] = finite_only ? finite_amax_bits<A>(x, n) : amax_bits<A>(x, n);
+    });
+    return partial.empty() ? 0U : *std::max_element(partial.begin(), partial.end());
+}
+
+/// Fills the tensor-level parts of a job: NVFP4's tensor scale, a per-tensor format's one group.
+template <class Format, class A>
+void prepare_tensor_level(block_job<Format, A>& job, group_params& tensor_group,
+                          typename policy<Format>::scale_type* tensor_scale_out,
+                          const parallel_options& parallel) {
+    using P = policy<Format>;
+    if constexpr (std::is_same_v<Format, nvfp4>) {
+        const std::uint32_t amax =
+            tensor_amax_bits<A>(job.input, job.input_stride, job.g.rows, job.g.cols, true, parallel);
+        job.tensor_scale = nvfp4::tensor_scale_for(mpq::detail::float_of(amax));
+    } else if constexpr (P::tensor_wide) {
+        const std::uint32_t amax =
+            tensor_amax_bits<A>(job.input, job.input_stride, job.g.rows, job.g.cols, false, parallel);
+        typename P::scale_type scale{};
+        tensor_group = P::group(amax, scale, job.options, 1.0f);
+        if (tensor_scale_out != nullptr) *tensor_scale_out = scale;
+        job.fixed = &tensor_group;
+    }
+}
+
+} // namespace mpq::kernel::detail
+
+namespace mpq::kernel {
+
+/// Quantizer of a format in normal form (see policy.hpp), for arch A. `input` is a rows x cols
+/// tensor whose rows start `input_stride` floats apart; `out` is validated by the caller.
+template <class Format>
+struct quantize_kernel {
+    template <class A>
+    void operator()(A, const float* input, std::size_t input_stride, const quantized_view<Format>& out,
+                    const quantize_options& options, const parallel_options& parallel) const {
+        detail::block_job<Format, A> job;
+        job.g = out.geometry();
+        job.input = input;
+        job.input_stride = input_stride;
+        job.options = options;
+        job.codes = out.codes.data();
+        job.row_bytes = out.row_bytes();
+        job.scales = out.scales.data();
+        detail::group_params tensor_group;
+        detail::prepare_tensor_level(job, tensor_group, out.scales.data(), parallel);
+        if constexpr (Format::has_tensor_scale) *out.tensor_scale = job.tensor_scale;
+        job.plan();
+        job.run(parallel);
+    }
+};
+
+/// dequantize(quantize(x)) without the packed intermediate, for arch A. The output may be the
+/// input (same pointer and stride).
+template <class Format>
+struct fake_quantize_kernel {
+    template <class A>
+    void operator()(A, const Format& format, const float* input, std::size_t input_stride, float* output,
+                    std::size_t output_stride, std::size_t rows, std::size_t cols, block_axis axis,
+                    const quantize_options& options, const parallel_options& parallel) const {
+        detail::block_job<Format, A> job;
+        job.g = format.geometry(rows, cols, axis);
+        job.input = input;
+        job.input_stride = input_stride;
+        job.options = options;
+        job.fake = output;
+        job.fake_stride = output_stride;
+        detail::group_params tensor_group;
+        detail::prepare_tensor_level<Format, A>(job, tensor_group, nullptr, parallel);
+        job.plan();
+        job.run(parallel);
+    }
+};
+
+} // namespace mpq::kernel

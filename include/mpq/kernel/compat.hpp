@@ -1,0 +1,56 @@
+// The few places where xsimd 8.1 (Debian 12) differs from later xsimd releases, hidden behind
+// one spelling. Everything else in mpq/kernel uses the plain xsimd API.
+#pragma once
+
+#include <xsimd/xsimd.hpp>
+
+#include <algorithm>
+#include <array>
+#include <cstddef>
+#include <type_traits>
+
+namespace mpq::kernel::compat {
+
+/// The architecture every other one derives from (`xsimd::common` in later releases).
+using generic_arch = xsimd::generic;
+
+/// Lanes of a float / int32 batch of architecture A.
+template <class A>
+inline constexpr std::size_t lanes = xsimd::batch<float, A>::size;
+
+/// True when the build has at least one SIMD architecture xsimd can use (otherwise mpq falls
+/// back to the scalar reference).
+inline constexpr bool has_simd = !std::is_same_v<xsimd::default_arch, xsimd::unavailable>;
+
+/// Sum of the lanes (`xsimd::hadd` here, `xsimd::reduce_add` later).
+template <class T, class A>
+T reduce_add(const xsimd::batch<T, A>& x) {
+    return xsimd::hadd(x);
+}
+
+/// Largest lane (no reduce_max in 8.1).
+template <class T, class A>
+T reduce_max(const xsimd::batch<T, A>& x) {
+    alignas(64) std::array<T, xsimd::batch<T, A>::size> v{};
+    x.store_aligned(v.data());
+    return *std::max_element(v.begin(), v.end());
+}
+
+/// The instruction sets the running CPU offers that mpq's dispatch can use. xsimd 8.1 returns
+/// a struct of bit fields; later releases return an object with member functions.
+struct cpu_features {
+    bool sse4_2 = false;
+    bool avx2 = false;     ///< AVX2 with FMA3 (xsimd's fma3<avx2>)
+    bool avx512bw = false; ///< AVX-512 F, CD, DQ and BW
+};
+
+inline cpu_features detect_cpu() {
+    const auto a = xsimd::available_architectures();
+    cpu_features f;
+    f.sse4_2 = a.sse4_2 != 0U;
+    f.avx2 = a.avx2 != 0U && a.fma3_avx2 != 0U;
+    f.avx512bw = a.avx512f != 0U && a.avx512cd != 0U && a.avx512dq != 0U && a.avx512bw != 0U;
+    return f;
+}
+
+} // namespace mpq::kernel::compat

@@ -1,0 +1,217 @@
+// Small SIMD building blocks of the kernels: amax of a run, byte <-> lane conversions, code
+// table look-ups and packed-code staging. Each has a generic version for every xsimd arch and,
+// where it matters for speed, an AVX2 overload (chosen by xsimd's arch-tag overloading, so an
+// AVX2 body is only instantiated in translation units compiled for AVX2).
+#pragma once
+
+#include <mpq/format/packing.hpp>
+#include <mpq/kernel/compat.hpp>
+#include <mpq/kernel/element_encode.hpp>
+
+#include <array>
+#include <cstddef>
+#include <cstdint>
+#include <cstring>
+
+#if XSIMD_WITH_AVX2
+#include <immintrin.h>
+#endif
+
+namespace mpq::kernel::detail {
+
+using xsimd::kernel::requires_arch;
+
+/// Loads n <= lanes floats (the rest of the batch is 0), from any alignment.
+template <class A>
+float_batch<A> load_partial(const float* p, std::size_t n) {
+    alignas(64) std::array<float, compat::lanes<A>> t{};
+    std::memcpy(t.data(), p, n * sizeof(float));
+    return float_batch<A>::load_aligned(t.data());
+}
+
+template <class A>
+void store_partial(float* p, const float_batch<A>& v, std::size_t n) {
+    alignas(64) std::array<float, compat::lanes<A>> t{};
+    v.store_aligned(t.data());
+    std::memcpy(p, t.data(), n * sizeof(float));
+}
+
+/// Largest |x| bit pattern of a run (NaN and Inf patterns compare above every finite one).
+template <class A>
+std::uint32_t amax_bits(const float* p, std::size_t n) {
+    constexpr std::size_t N = compat::lanes<A>;
+    const int_batch<A> abs_mask(0x7fffffff);
+    int_batch<A> m0(0), m1(0);
+    std::size_t i = 0;
+    for (; i + 2 * N <= n; i += 2 * N) {
+        m0 = xsimd::max(m0, xsimd::bitwise_cast<int_batch<A>>(float_batch<A>::load_unaligned(p + i)) & abs_mask);
+        m1 = xsimd::max(m1, xsimd::bitwise_cast<int_batch<A>>(float_batch<A>::load_unaligned(p + i + N)) & abs_mask);
+    }
+    for (; i + N <= n; i += N)
+        m0 = xsimd::max(m0, xsimd::bitwise_cast<int_batch<A>>(float_batch<A>::load_unaligned(p + i)) & abs_mask);
+    if (i < n) m1 = xsimd::max(m1, xsimd::bitwise_cast<int_batch<A>>(load_partial<A>(p + i, n - i)) & abs_mask);
+    return static_cast<std::uint32_t>(compat::reduce_max(xsimd::max(m0, m1)));
+}
+
+/// Largest finite |x| bit pattern of a run (NaN and Inf ignored).
+template <class A>
+std::uint32_t finite_amax_bits(const float* p, std::size_t n) {
+    constexpr std::size_t N = compat::lanes<A>;
+    const int_batch<A> abs_mask(0x7fffffff), inf(0x7f800000);
+    int_batch<A> m(0);
+    auto step = [&](const float_batch<A>& v) {
+        const int_batch<A> a = xsimd::bitwise_cast<int_batch<A>>(v) & abs_mask;
+        m = xsimd::max(m, xsimd::select(a < inf, a, int_batch<A>(0)));
+    };
+    std::size_t i = 0;
+    for (; i + N <= n; i += N) step(float_batch<A>::load_unaligned(p + i));
+    if (i < n) step(load_partial<A>(p + i, n - i));
+    return static_cast<std::uint32_t>(compat::reduce_max(m));
+}
+
+// ---- lanes of codes <-> bytes ------------------------------------------------------------
+
+/// Stores the low byte of every lane to dst[0 .. lanes).
+template <class A>
+void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<compat::generic_arch>) {
+    alignas(64) std::array<std::int32_t, compat::lanes<A>> t{};
+    codes.store_aligned(t.data());
+    for (std::size_t j = 0; j < t.size(); ++j) dst[j] = static_cast<std::uint8_t>(t[j]);
+}
+
+/// Zero-extends bytes src[0 .. lanes) into lanes.
+template <class A>
+int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<compat::generic_arch>) {
+    alignas(64) std::array<std::int32_t, compat::lanes<A>> t{};
+    for (std::size_t j = 0; j < t.size(); ++j) t[j] = src[j];
+    return int_batch<A>::load_aligned(t.data());
+}
+
+/// table[code] for every lane; TableSize is a power of two and codes are below it.
+template <std::size_t TableSize, class A>
+float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<compat::generic_arch>) {
+    alignas(64) std::array<std::int32_t, compat::lanes<A>> c{};
+    alignas(64) std::array<float, compat::lanes<A>> v{};
+    codes.store_aligned(c.data());
+    for (std::size_t j = 0; j < c.size(); ++j) v[j] = table[static_cast<std::size_t>(c[j]) & (TableSize - 1)];
+    return float_batch<A>::load_aligned(v.data());
+}
+
+#if XSIMD_WITH_AVX2
+template <class A>
+void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx2>) {
+    const __m256i words = _mm256_packus_epi32(codes, codes);  // per 128-bit half: c0..c3 c0..c3
+    const __m256i bytes = _mm256_packus_epi16(words, words);
+    const auto lo = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm256_castsi256_si128(bytes)));
+    const auto hi = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm256_extracti128_si256(bytes, 1)));
+    const std::uint64_t both = lo | (std::uint64_t{hi} << 32);
+    std::memcpy(dst, &both, sizeof both);
+}
+
+template <class A>
+int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<xsimd::avx2>) {
+    std::uint64_t eight = 0;
+    std::memcpy(&eight, src, sizeof eight);
+    return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(eight)));
+}
+
+template <std::size_t TableSize, class A>
+float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<xsimd::avx2>) {
+    if constexpr (TableSize <= 8) {
+        return _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), codes);
+    } else if constexpr (TableSize == 16) {
+        const __m256 low = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), codes);
+        const __m256 high = _mm256_permutevar8x32_ps(_mm256_loadu_ps(table + 8), codes);
+        // Bit 3 of the code moved to the sign bit picks the upper half of the table.
+        return _mm256_blendv_ps(low, high, _mm256_castsi256_ps(_mm256_slli_epi32(codes, 28)));
+    } else {
+        return _mm256_i32gather_ps(table, codes, 4);
+    }
+}
+#endif
+
+// ---- packed rows ------------------------------------------------------------------------
+
+/// Packs n one-byte codes into a row starting at element `first` (a multiple of 4), writing
+/// whole bytes: the padding bits of a row's last byte become zero.
+template <int Bits>
+void pack_codes(const std::uint8_t* codes, std::size_t n, std::uint8_t* row, std::size_t first) {
+    if constexpr (Bits == 8) {
+        std::memcpy(row + first, codes, n);
+    } else if constexpr (Bits == 4) {
+        std::uint8_t* out = row + first / 2;
+        const std::size_t pairs = n / 2;
+        for (std::size_t j = 0; j < pairs; ++j)
+            out[j] = static_cast<std::uint8_t>((codes[2 * j] & 0xFU) | ((codes[2 * j + 1] & 0xFU) << 4));
+        if (n % 2 != 0) out[pairs] = static_cast<std::uint8_t>(codes[n - 1] & 0xFU);
+    } else {
+        std::uint8_t* out = row + first / 4 * 3;
+        const std::size_t quads = n / 4;
+        for (std::size_t j = 0; j < quads; ++j) {
+            const std::uint32_t word = (codes[4 * j] & 0x3FU) | ((codes[4 * j + 1] & 0x3FU) << 6) |
+                                       ((codes[4 * j + 2] & 0x3FU) << 12) | ((codes[4 * j + 3] & 0x3FU) << 18);
+            out[3 * j] = static_cast<std::uint8_t>(word);
+            out[3 * j + 1] = static_cast<std::uint8_t>(word >> 8);
+            out[3 * j + 2] = static_cast<std::uint8_t>(word >> 16);
+        }
+        if (n % 4 != 0) {
+            std::uint32_t word = 0;
+            for (std::size_t k = 0; k < n % 4; ++k) word |= (codes[4 * quads + k] & 0x3FU) << (6 * k);
+            out[3 * quads] = static_cast<std::uint8_t>(word);
+            out[3 * quads + 1] = static_cast<std::uint8_t>(word >> 8);
+            out[3 * quads + 2] = static_cast<std::uint8_t>(word >> 16);
+        }
+    }
+}
+
+/// Unpacks n codes of a row starting at element `first` (a multiple of 4) into bytes.
+template <int Bits>
+void unpack_codes(const std::uint8_t* row, std::size_t first, std::size_t n, std::uint8_t* codes) {
+    if constexpr (Bits == 8) {
+        std::memcpy(codes, row + first, n);
+    } else if constexpr (Bits == 4) {
+        const std::uint8_t* in = row + first / 2;
+        const std::size_t pairs = n / 2;
+        for (std::size_t j = 0; j < pairs; ++j) {
+            codes[2 * j] = static_cast<std::uint8_t>(in[j] & 0xFU);
+            codes[2 * j + 1] = static_cast<std::uint8_t>(in[j] >> 4);
+        }
+        if (n % 2 != 0) codes[n - 1] = static_cast<std::uint8_t>(in[pairs] & 0xFU);
+    } else {
+        const std::uint8_t* in = row + first / 4 * 3;
+        for (std::size_t i = 0; i < n; ++i) codes[i] = static_cast<std::uint8_t>(code_packing<6>::get(in, i));
+    }
+}
+
+/// Collects the codes of one row, in order, and packs them window by window.
+template <int Bits, class A>
+class code_stager {
+public:
+    static constexpr std::size_t window = 1024; // elements; a multiple of 4
+
+    code_stager(std::uint8_t* row, std::size_t first) : row_(row), start_(first) {}
+
+    /// Appends the low bytes of the first n lanes.
+    void put(const int_batch<A>& codes, std::size_t n) {
+        store_code_bytes<A>(codes, buffer_.data() + filled_, A{});
+        filled_ += n;
+        if (filled_ >= window) {
+            pack_codes<Bits>(buffer_.data(), window, row_, start_);
+            std::memmove(buffer_.data(), buffer_.data() + window, filled_ - window);
+            filled_ -= window;
+            start_ += window;
+        }
+    }
+    void finish() {
+        if (filled_ != 0) pack_codes<Bits>(buffer_.data(), filled_, row_, start_);
+        filled_ = 0;
+    }
+
+private:
+    std::uint8_t* row_;
+    std::size_t start_;
+    std::size_t filled_ = 0;
+    alignas(64) std::array<std::uint8_t, window + 64> buffer_{};
+};
+
+} // namespace mpq::kernel::detail
