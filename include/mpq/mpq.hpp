@@ -7,5 +7,6 @@
 #include <mpq/format.hpp>
 // kernel: SIMD quantize / dequantize
 // gemm: mixed-precision matmul
-// mixed: allocation, plans, metrics
+#include <mpq/mixed.hpp>
+#include <mpq/io.hpp>
 // fit: least squares and scaling laws
