@@ -22,7 +22,6 @@
 
 #include <mpq/format/mx.hpp>
 #include <mpq/format/nvfp4.hpp>
-#include <mpq/format/operations.hpp>
 #include <mpq/format/scaled.hpp>
 #include <mpq/gemm/precision_map.hpp>
 #include <mpq/numeric/half.hpp>
@@ -92,6 +91,20 @@ inline void set_segment_code(weight_format f, std::uint8_t* codes, std::size_t i
 
 } // namespace detail
 
+namespace detail {
+
+/// The whole N x K matrix quantized with the format's scalar reference (bit-exact with
+/// mpq::quantize, and independent of the SIMD kernels).
+template <class Format>
+quantized_tensor<Format> quantize_whole(const Format& format, std::span<const float> w, std::size_t n,
+                                        std::size_t k, block_axis axis, const quantize_options& options) {
+    quantized_tensor<Format> q(format, n, k, axis);
+    quantize_ref(format, w, q.view(), options);
+    return q;
+}
+
+} // namespace detail
+
 /// One row of one tile, as the kernels see it.
 struct weight_segment {
     weight_format format;
@@ -116,15 +129,15 @@ public:
         for (weight_format f : all_weight_formats) {
             if (!used[static_cast<std::size_t>(f)]) continue;
             switch (f) {
-            case weight_format::mxint4: m.fill_from(f, mpq::quantize(mxint4{}, w, n, k, block_axis::rows, options)); break;
-            case weight_format::mxfp4: m.fill_from(f, mpq::quantize(mxfp4{}, w, n, k, block_axis::rows, options)); break;
-            case weight_format::nvfp4: m.fill_from(f, mpq::quantize(nvfp4{}, w, n, k, block_axis::rows, options)); break;
-            case weight_format::mxint8: m.fill_from(f, mpq::quantize(mxint8{}, w, n, k, block_axis::rows, options)); break;
-            case weight_format::mxfp8_e4m3: m.fill_from(f, mpq::quantize(mxfp8_e4m3{}, w, n, k, block_axis::rows, options)); break;
-            case weight_format::mxfp8_e5m2: m.fill_from(f, mpq::quantize(mxfp8_e5m2{}, w, n, k, block_axis::rows, options)); break;
-            case weight_format::int4_vector: m.fill_from(f, mpq::quantize(int4_vector{}, w, n, k, block_axis::rows, options)); break;
-            case weight_format::fp4_vector: m.fill_from(f, mpq::quantize(fp4_e2m1_vector{}, w, n, k, block_axis::rows, options)); break;
-            case weight_format::int8_vector: m.fill_from(f, mpq::quantize(int8_vector{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::mxint4: m.fill_from(f, detail::quantize_whole(mxint4{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::mxfp4: m.fill_from(f, detail::quantize_whole(mxfp4{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::nvfp4: m.fill_from(f, detail::quantize_whole(nvfp4{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::mxint8: m.fill_from(f, detail::quantize_whole(mxint8{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::mxfp8_e4m3: m.fill_from(f, detail::quantize_whole(mxfp8_e4m3{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::mxfp8_e5m2: m.fill_from(f, detail::quantize_whole(mxfp8_e5m2{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::int4_vector: m.fill_from(f, detail::quantize_whole(int4_vector{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::fp4_vector: m.fill_from(f, detail::quantize_whole(fp4_e2m1_vector{}, w, n, k, block_axis::rows, options)); break;
+            case weight_format::int8_vector: m.fill_from(f, detail::quantize_whole(int8_vector{}, w, n, k, block_axis::rows, options)); break;
             case weight_format::bf16:
             case weight_format::fp16:
             case weight_format::fp32:

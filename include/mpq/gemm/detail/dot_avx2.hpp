@@ -112,9 +112,10 @@ MPQ_GEMM_INLINE float hsum(__m256 v) {
 /// segment's first column of activation row m.
 template <weight_format F, int MR>
 MPQ_GEMM_INLINE void segment_float(const weight_segment& s, const decode_context& ctx,
-                                   const std::array<const float*, MR>& a, vectors<MR>& acc) {
+                                   const std::array<const float*, MR>& a, vectors<MR>& acc_out) {
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
     const std::size_t units = (s.length + gemm_unit - 1) / gemm_unit;
+    vectors<MR> acc = acc_out; // a local copy stays in registers across the loop
     for (std::size_t u = 0; u < units; ++u) {
         const vectors<4> w = unit_values<F>(s.codes + u * unit_bytes);
         float lo, hi;
@@ -142,6 +143,7 @@ MPQ_GEMM_INLINE void segment_float(const weight_segment& s, const decode_context
             }
         }
     }
+    acc_out = acc;
 }
 
 /// acc[m] += W segment . A[m] (integer path). q[m] / sa[m] point at the segment's first
@@ -149,9 +151,10 @@ MPQ_GEMM_INLINE void segment_float(const weight_segment& s, const decode_context
 template <weight_format F, int MR>
 MPQ_GEMM_INLINE void segment_int(const weight_segment& s, const decode_context& ctx,
                                  const std::array<const std::int8_t*, MR>& q,
-                                 const std::array<const float*, MR>& sa, vectors<MR>& acc) {
+                                 const std::array<const float*, MR>& sa, vectors<MR>& acc_out) {
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
     const std::size_t units = (s.length + gemm_unit - 1) / gemm_unit;
+    vectors<MR> acc = acc_out;
     const __m256i ones = _mm256_set1_epi16(1);
     for (std::size_t u = 0; u < units; ++u) {
         const __m256i w = unit_int8<F>(s.codes + u * unit_bytes);
@@ -168,6 +171,7 @@ MPQ_GEMM_INLINE void segment_int(const weight_segment& s, const decode_context& 
             acc[m] = _mm256_fmadd_ps(dot, _mm256_mul_ps(sw, _mm256_broadcast_ss(sa[m] + u)), acc[m]);
         }
     }
+    acc_out = acc;
 }
 
 } // namespace mpq::detail::avx2

@@ -11,7 +11,7 @@
 
 namespace mpq::detail {
 
-inline std::array<float, 256> make_e8m0_table(float multiplier) {
+constexpr std::array<float, 256> make_e8m0_table(float multiplier) {
     std::array<float, 256> t{};
     for (std::uint32_t b = 0; b < 256; ++b) t[b] = e8m0::decode(static_cast<std::uint8_t>(b)) * multiplier;
     return t;
@@ -19,10 +19,10 @@ inline std::array<float, 256> make_e8m0_table(float multiplier) {
 
 /// E8M0 byte -> 2^(b-127) * code multiplier of format F.
 template <weight_format F>
-inline const float* e8m0_table() {
-    static const std::array<float, 256> table = make_e8m0_table(info(F).code_multiplier);
-    return table.data();
-}
+inline constexpr std::array<float, 256> e8m0_table_v = make_e8m0_table(info(F).code_multiplier);
+
+template <weight_format F>
+constexpr const float* e8m0_table() { return e8m0_table_v<F>.data(); }
 
 /// What a kernel needs besides the segment: the matrix's NVFP4 scale table.
 struct decode_context {
