@@ -29,7 +29,8 @@ std::vector<float> random_values(std::size_t n, std::uint32_t seed, float spread
 std::vector<float> library_dequantize(weight_format f, const std::vector<float>& w, std::size_t n, std::size_t k) {
     std::vector<float> out(n * k);
     auto via = [&](const auto& format) {
-        dequantize_ref(detail::quantize_whole(format, w, n, k, block_axis::rows, {}).view(), out);
+        const auto q = detail::quantize_whole(format, w, n, k, block_axis::rows, {});
+        dequantize_ref(q.view(), out);
     };
     switch (f) {
     case weight_format::mxint4: via(mxint4{}); break;
@@ -182,7 +183,8 @@ TEST_CASE("packed activations equal the library's fake quantization", "[gemm]") 
                                         a.begin() + static_cast<std::ptrdiff_t>(i * lda + k));
             auto fake = [&](const auto& f) {
                 const std::vector<float> row = expected;
-                dequantize_ref(detail::quantize_whole(f, row, 1, k, block_axis::rows, {}).view(), expected);
+                const auto q = detail::quantize_whole(f, row, 1, k, block_axis::rows, {});
+                dequantize_ref(q.view(), expected);
             };
             if (format == activation_format::mxint8) fake(mxint8{});
             if (format == activation_format::mxint4) fake(mxint4{});
