@@ -32,8 +32,8 @@ enum class mark {
 
 struct series {
     std::string label;     ///< legend text; an empty label keeps the series out of the legend
-    std::vector<double> x; ///< abscissae (same length as y)
-    std::vector<double> y;
+    std::vector<double> x = {}; ///< abscissae (same length as y)
+    std::vector<double> y = {};
     mark style = mark::line;
     std::string color;     ///< any SVG colour; empty picks the next colour of the palette
     bool dashed = false;   ///< dashed line (e.g. for a fitted curve next to its data)
