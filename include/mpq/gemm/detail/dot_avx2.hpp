@@ -108,6 +108,27 @@ MPQ_GEMM_INLINE float hsum(__m256 v) {
     return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
 }
 
+/// Runs step(u, acc) over the units; for one or two activation rows, even and odd units go
+/// to separate accumulators so consecutive units do not wait on each other's FMA latency.
+template <int MR, class Step>
+MPQ_GEMM_INLINE void over_units(std::size_t units, vectors<MR>& acc_out, Step&& step) {
+    vectors<MR> acc = acc_out; // a local copy stays in registers across the loop
+    if constexpr (MR <= 2) {
+        vectors<MR> odd;
+        for (int m = 0; m < MR; ++m) odd[m] = _mm256_setzero_ps();
+        std::size_t u = 0;
+        for (; u + 1 < units; u += 2) {
+            step(u, acc);
+            step(u + 1, odd);
+        }
+        if (u < units) step(u, acc);
+        for (int m = 0; m < MR; ++m) acc[m] = _mm256_add_ps(acc[m], odd[m]);
+    } else {
+        for (std::size_t u = 0; u < units; ++u) step(u, acc);
+    }
+    acc_out = acc;
+}
+
 /// acc[m] += W segment . A[m] over the segment's units (float path). a[m] points at the
 /// segment's first column of activation row m.
 template <weight_format F, int MR>
@@ -115,8 +136,7 @@ MPQ_GEMM_INLINE void segment_float(const weight_segment& s, const decode_context
                                    const std::array<const float*, MR>& a, vectors<MR>& acc_out) {
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
     const std::size_t units = (s.length + gemm_unit - 1) / gemm_unit;
-    vectors<MR> acc = acc_out; // a local copy stays in registers across the loop
-    for (std::size_t u = 0; u < units; ++u) {
+    over_units<MR>(units, acc_out, [&](std::size_t u, vectors<MR>& acc) __attribute__((always_inline)) {
         const vectors<4> w = unit_values<F>(s.codes + u * unit_bytes);
         float lo, hi;
         unit_scales<F>(s, u, ctx, lo, hi);
@@ -142,8 +162,7 @@ MPQ_GEMM_INLINE void segment_float(const weight_segment& s, const decode_context
                 acc[m] = _mm256_fmadd_ps(t, scale, acc[m]);
             }
         }
-    }
-    acc_out = acc;
+    });
 }
 
 /// acc[m] += W segment . A[m] (integer path). q[m] / sa[m] point at the segment's first
@@ -154,9 +173,8 @@ MPQ_GEMM_INLINE void segment_int(const weight_segment& s, const decode_context& 
                                  const std::array<const float*, MR>& sa, vectors<MR>& acc_out) {
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
     const std::size_t units = (s.length + gemm_unit - 1) / gemm_unit;
-    vectors<MR> acc = acc_out;
     const __m256i ones = _mm256_set1_epi16(1);
-    for (std::size_t u = 0; u < units; ++u) {
+    over_units<MR>(units, acc_out, [&](std::size_t u, vectors<MR>& acc) __attribute__((always_inline)) {
         const __m256i w = unit_int8<F>(s.codes + u * unit_bytes);
         const __m256i wabs = _mm256_sign_epi8(w, w);
         float lo, hi;
@@ -170,8 +188,7 @@ MPQ_GEMM_INLINE void segment_int(const weight_segment& s, const decode_context& 
             const __m256 dot = _mm256_cvtepi32_ps(_mm256_madd_epi16(dot16, ones));
             acc[m] = _mm256_fmadd_ps(dot, _mm256_mul_ps(sw, _mm256_broadcast_ss(sa[m] + u)), acc[m]);
         }
-    }
-    acc_out = acc;
+    });
 }
 
 } // namespace mpq::detail::avx2
