@@ -89,54 +89,80 @@ using linear_factory =
 
 namespace detail {
 
-/// Dot products of one weight row with Tile input rows, all with the same order of
-/// operations: 8-wide (or the native width) fused multiply-adds, a horizontal sum, then the
-/// scalar tail. That order does not depend on Tile, so tiling never changes a result.
-template <std::size_t Tile>
-inline void dot_tile(const float* w, const float* const* x, std::size_t k, float* out) {
+/// Y rows of Tile inputs against outputs [i, i + Chunks·width) of a transposed weight matrix
+/// wt (k × n, row-major): every output is a chain of fused multiply-adds over j = 0 .. k-1 in
+/// order, so SIMD lanes, tiles and the scalar tail all give the same bits.
+template <std::size_t Tile, std::size_t Chunks>
+inline void product_block(const float* wt, std::size_t n, std::size_t k, const float* const* x,
+                          float* const* y, std::size_t i) {
     using batch = xsimd::batch<float>;
     constexpr std::size_t width = batch::size;
-    const std::size_t vector_end = k - k % width;
-    batch acc[Tile];
-    for (std::size_t t = 0; t < Tile; ++t) acc[t] = batch(0.0f);
-    for (std::size_t j = 0; j < vector_end; j += width) {
-        const batch wv = batch::load_unaligned(w + j);
-        for (std::size_t t = 0; t < Tile; ++t)
-            acc[t] = xsimd::fma(wv, batch::load_unaligned(x[t] + j), acc[t]);
+    batch acc[Tile][Chunks];
+    for (auto& row : acc)
+        for (auto& a : row) a = batch(0.0f);
+    for (std::size_t j = 0; j < k; ++j) {
+        batch w[Chunks];
+        for (std::size_t c = 0; c < Chunks; ++c) w[c] = batch::load_unaligned(wt + j * n + i + c * width);
+        for (std::size_t t = 0; t < Tile; ++t) {
+            const batch xj(x[t][j]);
+            for (std::size_t c = 0; c < Chunks; ++c) acc[t][c] = xsimd::fma(xj, w[c], acc[t][c]);
+        }
     }
-    for (std::size_t t = 0; t < Tile; ++t) {
-        float sum = xsimd::hadd(acc[t]);
-        for (std::size_t j = vector_end; j < k; ++j) sum = std::fma(w[j], x[t][j], sum);
-        out[t] = sum;
-    }
+    for (std::size_t t = 0; t < Tile; ++t)
+        for (std::size_t c = 0; c < Chunks; ++c) acc[t][c].store_unaligned(y[t] + i + c * width);
+}
+
+template <std::size_t Tile>
+inline void product_rows(const float* wt, std::size_t n, std::size_t k, const float* const* x,
+                         float* const* y) {
+    constexpr std::size_t width = xsimd::batch<float>::size;
+    std::size_t i = 0;
+    // Enough independent accumulator chains to hide the multiply-add latency.
+    if constexpr (Tile < 4)
+        for (; i + 4 * width <= n; i += 4 * width) product_block<Tile, 4>(wt, n, k, x, y, i);
+    for (; i + 2 * width <= n; i += 2 * width) product_block<Tile, 2>(wt, n, k, x, y, i);
+    for (; i + width <= n; i += width) product_block<Tile, 1>(wt, n, k, x, y, i);
+    for (; i < n; ++i)
+        for (std::size_t t = 0; t < Tile; ++t) {
+            float acc = 0.0f;
+            for (std::size_t j = 0; j < k; ++j) acc = std::fma(x[t][j], wt[j * n + i], acc);
+            y[t][i] = acc;
+        }
 }
 
 } // namespace detail
 
-/// Y = X Wᵀ in float32: the reference every quantized path is measured against.
+/// Y = X Wᵀ in float32 from the transposed weights wt (k × n, row-major): the reference every
+/// quantized path is measured against.
 ///
-/// For each weight row it computes the dot products with up to four input rows at once, so
-/// a row of W is read once per four inputs while it is in L1.
-inline void matmul_rows_f32(std::span<const float> w, std::size_t n, std::size_t k,
-                            std::span<const float> x, std::span<float> y, std::size_t m) {
+/// Inputs are taken four at a time and outputs two SIMD vectors at a time, so each weight
+/// row of wt is loaded once per four inputs and no horizontal sums are needed. Each output
+/// is the in-order fused multiply-add chain over k, whatever m, the tiling or the SIMD width.
+inline void matmul_transposed_f32(std::span<const float> wt, std::size_t n, std::size_t k,
+                                  std::span<const float> x, std::span<float> y, std::size_t m) {
     constexpr std::size_t tile = 4;
     std::size_t t0 = 0;
     for (; t0 + tile <= m; t0 += tile) {
-        const float* xs[tile] = {&x[(t0 + 0) * k], &x[(t0 + 1) * k], &x[(t0 + 2) * k],
-                                 &x[(t0 + 3) * k]};
-        float out[tile];
-        for (std::size_t i = 0; i < n; ++i) {
-            detail::dot_tile<tile>(&w[i * k], xs, k, out);
-            for (std::size_t t = 0; t < tile; ++t) y[(t0 + t) * n + i] = out[t];
-        }
+        const float* xs[tile] = {&x[t0 * k], &x[(t0 + 1) * k], &x[(t0 + 2) * k], &x[(t0 + 3) * k]};
+        float* ys[tile] = {&y[t0 * n], &y[(t0 + 1) * n], &y[(t0 + 2) * n], &y[(t0 + 3) * n]};
+        detail::product_rows<tile>(wt.data(), n, k, xs, ys);
     }
     for (; t0 < m; ++t0) {
         const float* xs[1] = {&x[t0 * k]};
-        for (std::size_t i = 0; i < n; ++i) detail::dot_tile<1>(&w[i * k], xs, k, &y[t0 * n + i]);
+        float* ys[1] = {&y[t0 * n]};
+        detail::product_rows<1>(wt.data(), n, k, xs, ys);
     }
 }
 
-/// The float32 linear layer: keeps a copy of W and multiplies with matmul_rows_f32.
+/// The transpose of a row-major rows × cols matrix.
+inline std::vector<float> transposed(std::span<const float> w, std::size_t rows, std::size_t cols) {
+    std::vector<float> t(w.size());
+    for (std::size_t i = 0; i < rows; ++i)
+        for (std::size_t j = 0; j < cols; ++j) t[j * rows + i] = w[i * cols + j];
+    return t;
+}
+
+/// The float32 linear layer: keeps W (and its transpose, the layout its product reads).
 class float32_linear final : public linear_layer {
 public:
     /// Throws std::invalid_argument unless `weights` holds rows × cols values (both > 0).
@@ -146,17 +172,18 @@ public:
             throw std::invalid_argument("float32_linear: " + std::to_string(weights.size()) +
                                         " weights for a " + std::to_string(rows) + " x " +
                                         std::to_string(cols) + " matrix");
+        transposed_ = transposed(weights_, rows, cols);
     }
     std::size_t rows() const override { return rows_; }
     std::size_t cols() const override { return cols_; }
     void forward(std::span<const float> x, std::span<float> y, std::size_t m) const override {
         check_shapes(x, y, m);
-        matmul_rows_f32(weights_, rows_, cols_, x, y, m);
+        matmul_transposed_f32(transposed_, rows_, cols_, x, y, m);
     }
     std::span<const float> weights() const { return weights_; }
 
 private:
-    std::vector<float> weights_;
+    std::vector<float> weights_, transposed_;
     std::size_t rows_, cols_;
 };
 
