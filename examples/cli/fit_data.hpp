@@ -125,7 +125,7 @@ struct cao_point {
     std::string figure, family, eval_set, granularity, metric;
     double qr = 0, params_b = 0;
     double delta = 0; ///< degradation in percent: perplexity increase, or accuracy drop
-    double qb = 0;    ///< mean elements per mixing unit (matmul: layer/7; layer: N/layers)
+    double qb = 0;    ///< mean elements per mixing unit in millions (matmul: layer/7; layer: N/layers)
 };
 
 struct cao_data {
@@ -161,7 +161,7 @@ inline cao_data prepare_cao(const table& t, const std::vector<std::size_t>& sele
                                   "% <= 0");
             continue;
         }
-        const double per_layer = p.params_b * 1e9 / decoder_layers(p.family, p.params_b);
+        const double per_layer = p.params_b * 1e3 / decoder_layers(p.family, p.params_b); // millions
         p.qb = p.granularity == "matmul-wise" ? per_layer / 7 : per_layer;
         out.points.push_back(p);
     }
