@@ -44,8 +44,15 @@ struct packed_activations {
     std::vector<float> values;
     std::vector<std::int8_t> codes;
     std::vector<float> scales;
+    /// The codes again, each pair of units (2p, 2p + 1) reordered as [2p: 0..15, 2p+1: 0..15,
+    /// 2p: 16..31, 2p+1: 16..31] to match one 32-byte load of two 4-bit weight units split
+    /// into low and high nibbles; and per pair the 8-lane scale vector [s_2p x4, s_2p+1 x4].
+    std::vector<std::int8_t> pair_codes;
+    std::vector<float> pair_scales;
 
     const float* row(std::size_t m) const { return values.data() + m * ld; }
+    const std::int8_t* pair_code_row(std::size_t m) const { return pair_codes.data() + m * ld; }
+    const float* pair_scale_row(std::size_t m) const { return pair_scales.data() + m * (ld / 64) * 8; }
     const std::int8_t* code_row(std::size_t m) const { return codes.data() + m * ld; }
     const float* scale_row(std::size_t m) const { return scales.data() + m * (ld / gemm_unit); }
 };
@@ -84,12 +91,16 @@ inline void quantize_int_block(const float* x, std::size_t n, std::int8_t* codes
 inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, std::size_t lda,
                              activation_format format, packed_activations& out) {
     out.rows = m_rows;
-    out.ld = std::max<std::size_t>(round_up(k, gemm_unit), gemm_unit);
+    out.ld = std::max<std::size_t>(round_up(k, 2 * gemm_unit), 2 * gemm_unit); // whole unit pairs
     out.integer = format == activation_format::mxint8 || format == activation_format::mxint4;
     out.values.assign(m_rows * out.ld, 0.0f);
     if (out.integer) {
         out.codes.assign(m_rows * out.ld, 0);
         out.scales.assign(m_rows * (out.ld / gemm_unit), 1.0f);
+    }
+    if (out.integer) {
+        out.pair_codes.assign(m_rows * out.ld, 0);
+        out.pair_scales.assign(m_rows * (out.ld / 64) * 8, 1.0f);
     }
     for (std::size_t m = 0; m < m_rows; ++m) {
         const float* src = a + m * lda;
@@ -112,6 +123,19 @@ inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, 
             float& scale = out.scales[m * (out.ld / gemm_unit) + k0 / gemm_unit];
             if (format == activation_format::mxint8) quantize_int_block<mx_int8_element>(src + k0, n, codes, scale, dst + k0);
             else quantize_int_block<mx_int4_element>(src + k0, n, codes, scale, dst + k0);
+        }
+        if (!out.integer) continue;
+        for (std::size_t p = 0; p < out.ld / 64; ++p) {
+            const std::int8_t* c = out.codes.data() + m * out.ld + 64 * p;
+            std::int8_t* d = out.pair_codes.data() + m * out.ld + 64 * p;
+            std::copy(c, c + 16, d);
+            std::copy(c + 32, c + 48, d + 16);
+            std::copy(c + 16, c + 32, d + 32);
+            std::copy(c + 48, c + 64, d + 48);
+            const float* sc = out.scales.data() + m * (out.ld / gemm_unit) + 2 * p;
+            float* sv = out.pair_scales.data() + (m * (out.ld / 64) + p) * 8;
+            std::fill(sv, sv + 4, sc[0]);
+            std::fill(sv + 4, sv + 8, sc[1]);
         }
     }
 }

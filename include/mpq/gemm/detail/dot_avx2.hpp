@@ -25,6 +25,10 @@ struct vectors {
     MPQ_GEMM_INLINE const __m256& operator[](std::size_t i) const { return v[i]; }
 };
 
+/// Bytes ahead of the current weight unit to prefetch: weights are read once, in address
+/// order, and the hardware prefetcher alone leaves a single-row stream latency-bound.
+inline constexpr std::size_t prefetch_distance = 4096;
+
 /// 16-entry byte table mapping a 4-bit code to its integer value (replicated in both lanes).
 template <weight_format F>
 MPQ_GEMM_INLINE __m256i nibble_table() {
@@ -138,6 +142,7 @@ MPQ_GEMM_INLINE void segment_float(const weight_segment& s, const decode_context
     const std::size_t units = (s.length + gemm_unit - 1) / gemm_unit;
     over_units<MR>(units, acc_out, [&](std::size_t u, vectors<MR>& acc) __attribute__((always_inline)) {
         const vectors<4> w = unit_values<F>(s.codes + u * unit_bytes);
+        _mm_prefetch(reinterpret_cast<const char*>(s.codes + u * unit_bytes + prefetch_distance), _MM_HINT_T0);
         float lo, hi;
         unit_scales<F>(s, u, ctx, lo, hi);
         const std::size_t k = u * gemm_unit;
@@ -189,6 +194,76 @@ MPQ_GEMM_INLINE void segment_int(const weight_segment& s, const decode_context& 
             acc[m] = _mm256_fmadd_ps(dot, _mm256_mul_ps(sw, _mm256_broadcast_ss(sa[m] + u)), acc[m]);
         }
     });
+}
+
+/// Integer path for 4-bit weights, two units per step: one 32-byte load holds units u and
+/// u + 1; its low nibbles are [u: 0..15 | u+1: 0..15] and its high nibbles [u: 16..31 |
+/// u+1: 16..31], matched by the pair-ordered activation codes, so no lane shuffle is needed.
+/// int32 lanes 0-3 belong to unit u and 4-7 to unit u + 1, hence 8-lane scale vectors.
+/// `first_unit` is the segment's first unit counted over the whole row (pairs start at even
+/// units; an odd first or a last single unit takes segment_int's one-unit step).
+template <weight_format F, int MR>
+MPQ_GEMM_INLINE void segment_int_pairs(const weight_segment& s, const decode_context& ctx, std::size_t first_unit,
+                                       const std::array<const std::int8_t*, MR>& q,
+                                       const std::array<const float*, MR>& sa,
+                                       const std::array<const std::int8_t*, MR>& qp,
+                                       const std::array<const float*, MR>& sp, vectors<MR>& acc_out) {
+    // qp[m]: pair-ordered codes of row m from the segment's first column; sp[m]: the row's
+    // pair scale vectors from column 0.
+    static_assert(info(F).code_bits == 4);
+    const std::size_t units = (s.length + gemm_unit - 1) / gemm_unit;
+    std::size_t u = 0;
+    auto single = [&](std::size_t unit) __attribute__((always_inline)) {
+        weight_segment one = s;
+        one.codes = s.codes + unit * 16;
+        one.scales = s.scales == nullptr ? nullptr : s.scales + unit * (info(F).group == 16 ? 2 : 1) * scale_bytes(F);
+        one.length = gemm_unit;
+        std::array<const std::int8_t*, MR> q1;
+        std::array<const float*, MR> s1;
+        for (int m = 0; m < MR; ++m) {
+            q1[m] = q[m] + unit * gemm_unit;
+            s1[m] = sa[m] + unit;
+        }
+        segment_int<F, MR>(one, ctx, q1, s1, acc_out);
+    };
+    if (first_unit % 2 == 1 && units > 0) single(u++);
+    const __m256i ones = _mm256_set1_epi16(1);
+    const __m256i mask = _mm256_set1_epi8(0x0F);
+    const __m256i table = nibble_table<F>();
+    vectors<MR> acc = acc_out;
+    for (; u + 1 < units; u += 2) {
+        const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.codes + u * 16));
+        _mm_prefetch(reinterpret_cast<const char*>(s.codes + u * 16 + prefetch_distance), _MM_HINT_T0);
+        const __m256i wlo = _mm256_shuffle_epi8(table, _mm256_and_si256(raw, mask));
+        const __m256i whi = _mm256_shuffle_epi8(table, _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask));
+        const __m256i alo_w = _mm256_sign_epi8(wlo, wlo), ahi_w = _mm256_sign_epi8(whi, whi);
+        float lo0, hi0, lo1, hi1;
+        unit_scales<F>(s, u, ctx, lo0, hi0);
+        unit_scales<F>(s, u + 1, ctx, lo1, hi1);
+        const __m256 swlo = _mm256_set_m128(_mm_set1_ps(lo1), _mm_set1_ps(lo0));
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) {
+            const std::int8_t* a = qp[m] + u * gemm_unit;
+            const __m256i a_lo = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a));
+            const __m256i a_hi = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(a + 32));
+            const __m256i d_lo = _mm256_maddubs_epi16(alo_w, _mm256_sign_epi8(a_lo, wlo));
+            const __m256i d_hi = _mm256_maddubs_epi16(ahi_w, _mm256_sign_epi8(a_hi, whi));
+            const __m256 scale_a = _mm256_loadu_ps(sp[m] + (first_unit + u) / 2 * 8);
+            if constexpr (info(F).group == 16) { // the two halves of a unit have their own scales
+                const __m256 swhi = _mm256_set_m128(_mm_set1_ps(hi1), _mm_set1_ps(hi0));
+                acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(d_lo, ones)),
+                                         _mm256_mul_ps(swlo, scale_a), acc[m]);
+                acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(d_hi, ones)),
+                                         _mm256_mul_ps(swhi, scale_a), acc[m]);
+            } else { // |w| <= 12, |a| <= 127: the int16 sums cannot overflow
+                const __m256i d = _mm256_add_epi16(d_lo, d_hi);
+                acc[m] = _mm256_fmadd_ps(_mm256_cvtepi32_ps(_mm256_madd_epi16(d, ones)),
+                                         _mm256_mul_ps(swlo, scale_a), acc[m]);
+            }
+        }
+    }
+    acc_out = acc;
+    if (u < units) single(u);
 }
 
 } // namespace mpq::detail::avx2

@@ -123,7 +123,17 @@ struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
                                 q[m] = job.a->code_row(m0 + m) + k;
                                 sa[m] = job.a->scale_row(m0 + m) + k / gemm_unit;
                             }
-                            avx2::segment_int<F, MR>(s, ctx, q, sa, acc);
+                            if constexpr (info(F).code_bits == 4) {
+                                std::array<const std::int8_t*, MR> qp;
+                                std::array<const float*, MR> sp;
+                                for (int m = 0; m < MR; ++m) {
+                                    qp[m] = job.a->pair_code_row(m0 + m) + k;
+                                    sp[m] = job.a->pair_scale_row(m0 + m);
+                                }
+                                avx2::segment_int_pairs<F, MR>(s, ctx, k / gemm_unit, q, sa, qp, sp, acc);
+                            } else {
+                                avx2::segment_int<F, MR>(s, ctx, q, sa, acc);
+                            }
                             return;
                         }
                     }
