@@ -21,6 +21,7 @@
 
 #include <immintrin.h>
 
+#include <cstdlib>
 #include <map>
 #include <memory>
 #include <random>
@@ -184,6 +185,8 @@ void shapes(benchmark::internal::Benchmark* b) {
 }
 
 const bool registered = [] {
+    // Tuning knob: the M at which float products switch from the dot path to the panel path.
+    if (const char* rows = std::getenv("MPQ_PANEL_MIN_ROWS")) detail::panel_min_rows = std::strtoul(rows, nullptr, 10);
     for (const char* w : {"mxint4", "mxfp4", "nvfp4", "mxint8", "bf16", "mixed90", "mixed90fp4"})
         for (activation_format act : {activation_format::f32, activation_format::mxint8})
             benchmark::RegisterBenchmark(("BM_gemm_" + std::string(w) + "_" + std::string(to_string(act))).c_str(),

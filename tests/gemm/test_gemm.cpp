@@ -238,9 +238,23 @@ TEST_CASE("gemm: large M and many columns split over two threads", "[gemm]") {
     const std::size_t n = 70, k = 300;
     const std::vector<float> w = random_values(n * k, 21);
     const auto map = precision_map::random_blockwise(n, k, 8, 64, weight_format::mxfp4, weight_format::bf16, 0.9, 4);
-    check_gemm<detail::gemm_arch>(61, w, map, activation_format::f32, 1, 1);
-    check_gemm<detail::gemm_arch>(61, w, map, activation_format::mxint8, 1, 2);
-    check_gemm<detail::gemm_arch>(40, w, map, activation_format::mxfp8_e4m3, 2, 3);
+    const std::size_t default_panel_rows = detail::panel_min_rows;
+    for (std::size_t panel_rows : {std::size_t{16}, default_panel_rows}) { // panel path and dot path
+        detail::panel_min_rows = panel_rows;
+        check_gemm<detail::gemm_arch>(61, w, map, activation_format::f32, 1, 1);
+        check_gemm<detail::gemm_arch>(61, w, map, activation_format::mxint8, 1, 2);
+        check_gemm<detail::gemm_arch>(40, w, map, activation_format::mxfp8_e4m3, 2, 3);
+        check_gemm<detail::gemm_arch>(17, w, map, activation_format::f32, 2, 4);
+    }
+    detail::panel_min_rows = default_panel_rows;
+    // Every uniform format through the panel path, K ragged.
+    detail::panel_min_rows = 16;
+    const std::vector<float> w2 = random_values(23 * 83, 22);
+    for (weight_format f : all_weight_formats) {
+        INFO(to_string(f));
+        check_gemm<detail::gemm_arch>(20, w2, precision_map::uniform(23, 83, f), activation_format::f32, 1, 5);
+    }
+    detail::panel_min_rows = default_panel_rows;
 }
 
 TEST_CASE("gemm: accumulate into C, matvec and matmul", "[gemm]") {

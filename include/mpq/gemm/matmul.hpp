@@ -60,8 +60,10 @@ using gemm_arch = xsimd::fma3<xsimd::avx2>;
 using gemm_arch = xsimd::generic;
 #endif
 
-/// M at and above which float-activation products take the packed-panel path.
-inline constexpr std::size_t panel_min_rows = 24;
+/// M at and above which float-activation products take the packed-panel path (below it,
+/// decoding in registers per group of 8 rows is cheaper than dequantizing W into panels).
+/// A tuning knob, not an API: it changes the summation order, never the error bound.
+inline std::size_t panel_min_rows = 128;
 
 template <class Arch>
 void gemm_with(std::size_t m, std::span<const float> a, std::size_t lda, const mixed_matrix& w,

@@ -148,18 +148,22 @@ struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
 };
 #endif
 
-/// Rows [m0, m1) x columns [n0, n1) of C, in groups of 8, 4, 2, 1 activation rows. The
-/// weight rows are visited in blocks so a block stays in cache across the row groups.
+/// Rows [m0, m1) x columns [n0, n1) of C, in groups of 8, 4, 2, 1 activation rows. Blocks of
+/// 64 activation rows stay in L2 while blocks of 16 weight rows stay in L1 across the groups.
 template <class Arch>
 void dot_range(const gemm_job& job, std::size_t m0, std::size_t m1, std::size_t n0, std::size_t n1) {
     constexpr std::size_t n_block = 16;
-    for (std::size_t nb = n0; nb < n1; nb += n_block) {
-        const std::size_t ne = std::min(n1, nb + n_block);
-        std::size_t m = m0;
-        for (; m + 8 <= m1; m += 8) dot_kernels<Arch>::template rows<8>(job, m, nb, ne);
-        if (m + 4 <= m1) { dot_kernels<Arch>::template rows<4>(job, m, nb, ne); m += 4; }
-        if (m + 2 <= m1) { dot_kernels<Arch>::template rows<2>(job, m, nb, ne); m += 2; }
-        if (m < m1) dot_kernels<Arch>::template rows<1>(job, m, nb, ne);
+    constexpr std::size_t m_block = 64;
+    for (std::size_t mb = m0; mb < m1; mb += m_block) {
+        const std::size_t me = std::min(m1, mb + m_block);
+        for (std::size_t nb = n0; nb < n1; nb += n_block) {
+            const std::size_t ne = std::min(n1, nb + n_block);
+            std::size_t m = mb;
+            for (; m + 8 <= me; m += 8) dot_kernels<Arch>::template rows<8>(job, m, nb, ne);
+            if (m + 4 <= me) { dot_kernels<Arch>::template rows<4>(job, m, nb, ne); m += 4; }
+            if (m + 2 <= me) { dot_kernels<Arch>::template rows<2>(job, m, nb, ne); m += 2; }
+            if (m < me) dot_kernels<Arch>::template rows<1>(job, m, nb, ne);
+        }
     }
 }
 

@@ -34,25 +34,30 @@ inline void pack_weight_panel(const mixed_matrix& w, std::size_t n0, std::size_t
     const decode_context ctx{w.nvfp4_scale_table().data()};
     const std::size_t strips = (rows + panel_nr - 1) / panel_nr;
     std::fill(out, out + strips * kc * panel_nr, 0.0f);
-    alignas(32) float unit[gemm_unit];
     for (std::size_t r = 0; r < rows && n0 + r < w.rows(); ++r) {
         float* strip = out + (r / panel_nr) * kc * panel_nr + r % panel_nr;
-        for (std::size_t k = k0; k < k0 + kc && k < w.cols(); k += gemm_unit) {
+        const std::size_t k_end = std::min(k0 + kc, w.cols());
+        for (std::size_t k = k0; k < k_end;) {
             const std::size_t b = k / map.block_k();
             const weight_segment s = w.segment(n0 + r, b);
-            const std::size_t u = (k - b * map.block_k()) / gemm_unit;
+            const std::size_t u0 = (k - b * map.block_k()) / gemm_unit;
+            const std::size_t u1 = (std::min(k_end, b * map.block_k() + s.length) - b * map.block_k() + gemm_unit - 1) / gemm_unit;
             with_format(s.format, [&]<weight_format F>() {
                 constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
-                const avx2::vectors<4> v = avx2::unit_values<F>(s.codes + u * unit_bytes);
-                float lo, hi;
-                unit_scales<F>(s, u, ctx, lo, hi);
-                _mm256_store_ps(unit, _mm256_mul_ps(v[0], _mm256_set1_ps(lo)));
-                _mm256_store_ps(unit + 8, _mm256_mul_ps(v[1], _mm256_set1_ps(lo)));
-                _mm256_store_ps(unit + 16, _mm256_mul_ps(v[2], _mm256_set1_ps(hi)));
-                _mm256_store_ps(unit + 24, _mm256_mul_ps(v[3], _mm256_set1_ps(hi)));
+                for (std::size_t u = u0; u < u1; ++u) {
+                    const avx2::vectors<4> v = avx2::unit_values<F>(s.codes + u * unit_bytes);
+                    float lo, hi;
+                    unit_scales<F>(s, u, ctx, lo, hi);
+                    alignas(32) float unit[gemm_unit];
+                    _mm256_store_ps(unit, _mm256_mul_ps(v[0], _mm256_set1_ps(lo)));
+                    _mm256_store_ps(unit + 8, _mm256_mul_ps(v[1], _mm256_set1_ps(lo)));
+                    _mm256_store_ps(unit + 16, _mm256_mul_ps(v[2], _mm256_set1_ps(hi)));
+                    _mm256_store_ps(unit + 24, _mm256_mul_ps(v[3], _mm256_set1_ps(hi)));
+                    float* dst = strip + (b * map.block_k() + u * gemm_unit - k0) * panel_nr;
+                    for (std::size_t i = 0; i < gemm_unit; ++i) dst[i * panel_nr] = unit[i];
+                }
             });
-            float* dst = strip + (k - k0) * panel_nr;
-            for (std::size_t i = 0; i < gemm_unit; ++i) dst[i * panel_nr] = unit[i];
+            k = b * map.block_k() + u1 * gemm_unit;
         }
     }
 }
