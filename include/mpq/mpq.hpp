@@ -6,7 +6,7 @@
 #include <mpq/numeric.hpp>
 #include <mpq/format.hpp>
 // kernel: SIMD quantize / dequantize
-// gemm: mixed-precision matmul
+#include <mpq/gemm.hpp>
 #include <mpq/mixed.hpp>
 #include <mpq/io.hpp>
 // fit: least squares and scaling laws
