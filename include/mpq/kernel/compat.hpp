@@ -2,7 +2,18 @@
 // one spelling. Everything else in mpq/kernel uses the plain xsimd API.
 #pragma once
 
+// GCC 12 reports its own AVX-512 intrinsics (their `__Y = __Y` undefined-vector idiom) as
+// uninitialised once they are inlined; the state below covers those header lines, since the
+// intrinsic headers are first read through xsimd here.
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic push
+#pragma GCC diagnostic ignored "-Wuninitialized"
+#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
+#endif
 #include <xsimd/xsimd.hpp>
+#if defined(__GNUC__) && !defined(__clang__)
+#pragma GCC diagnostic pop
+#endif
 
 #include <algorithm>
 #include <array>

@@ -105,8 +105,7 @@ struct dequantize_kernel {
     template <class A>
     void operator()(A, const quantized_const_view<Format>& in, float* output, std::size_t output_stride,
                     const parallel_options& parallel) const {
-        detail::dequantize_job<Format, A> job{in};
-        job.g = in.geometry();
+        detail::dequantize_job<Format, A> job{in, in.geometry()};
         job.output = output;
         job.output_stride = output_stride;
         if constexpr (Format::has_tensor_scale) job.tensor_scale = *in.tensor_scale;

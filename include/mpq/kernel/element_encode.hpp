@@ -114,7 +114,7 @@ unpacked_lanes<A> unpack_lanes(const int_batch<A>& bits) {
     const int_batch<A> magnitude = bits & int_batch<A>(0x7fffffff);
     const int_batch<A> field = magnitude >> 23;
     const int_batch<A> fraction = magnitude & int_batch<A>(0x7fffff);
-    const auto normal = field != int_batch<A>(0);
+    const auto normal = field > int_batch<A>(0);
     unpacked_lanes<A> u;
     u.significand = xsimd::select(normal, fraction | int_batch<A>(0x800000), fraction);
     u.lsb = xsimd::max(field, int_batch<A>(1)) - int_batch<A>(150);
@@ -143,7 +143,7 @@ struct lane_encoder<minifloat<Layout>> {
         // encoder); the cap at 63 keeps the lane arithmetic in range and changes nothing.
         const int_batch<A> shift = xsimd::min(quantum - u.lsb + scale_exponent, int_batch<A>(63));
         int_batch<A> rounded = round_shift_lanes<Mode, A>(u.significand, shift, random);
-        const auto carried = (rounded >> (L::mantissa_bits + 1)) != int_batch<A>(0);
+        const auto carried = (rounded >> (L::mantissa_bits + 1)) > int_batch<A>(0);
         rounded = xsimd::select(carried, rounded >> 1, rounded);
         quantum = xsimd::select(carried, quantum + int_batch<A>(1), quantum);
         const int_batch<A> field = quantum + int_batch<A>(L::mantissa_bits + L::bias);
@@ -166,10 +166,12 @@ struct lane_encoder<scaled_int<Bits, FractionBits, Range>> {
         // shift <= 0 only for a normal input (significand >= 2^23) far beyond the limit.
         const int_batch<A> rounded =
             round_shift_lanes<Mode, A>(u.significand, xsimd::min(xsimd::max(shift, int_batch<A>(1)), int_batch<A>(63)), random);
-        const auto negative = u.negative != int_batch<A>(0);
-        const int_batch<A> limit = xsimd::select(negative, int_batch<A>(-element::min_int), int_batch<A>(element::max_int));
+        // Sign handling by arithmetic on the 0/1 sign lane (negation as (m ^ -1) + 1).
+        const int_batch<A> negative_mask = int_batch<A>(0) - u.negative;
+        const int_batch<A> limit =
+            int_batch<A>(element::max_int) + (u.negative * int_batch<A>(-element::min_int - element::max_int));
         const int_batch<A> magnitude = xsimd::select(shift <= int_batch<A>(0), limit, xsimd::min(rounded, limit));
-        const int_batch<A> q = xsimd::select(negative, int_batch<A>(0) - magnitude, magnitude);
+        const int_batch<A> q = (magnitude ^ negative_mask) - negative_mask;
         return q & int_batch<A>(static_cast<std::int32_t>(element::code_mask));
     }
 };
