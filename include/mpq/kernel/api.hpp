@@ -66,7 +66,7 @@ template <class Arch = xsimd::default_arch, class Format>
 void quantize(std::span<const float> input, quantized_view<Format> out, const quantize_options& options = {},
               const parallel_options& parallel = {}) {
     mpq::detail::require_size("quantize input", input.size(), out.size());
-    quantize_strided<Arch>(input, out.cols, out, options, parallel);
+    kernel::quantize_strided<Arch>(input, out.cols, out, options, parallel);
 }
 
 /// Decodes `in` into a rows x cols tensor whose row r starts at output[r * output_stride];
@@ -93,13 +93,13 @@ template <class Arch = xsimd::default_arch, class Format, bool Mutable>
 void dequantize(basic_quantized_view<Format, Mutable> in, std::span<float> output,
                 const parallel_options& parallel = {}) {
     mpq::detail::require_size("dequantize output", output.size(), in.size());
-    dequantize_strided<Arch>(in, output, in.cols, parallel);
+    kernel::dequantize_strided<Arch>(in, output, in.cols, parallel);
 }
 
 /// Decodes an owning quantized tensor (see the view overload).
 template <class Arch = xsimd::default_arch, class Format>
 void dequantize(const quantized_tensor<Format>& in, std::span<float> output, const parallel_options& parallel = {}) {
-    dequantize<Arch>(in.view(), output, parallel);
+    kernel::dequantize<Arch>(in.view(), output, parallel);
 }
 
 /// output = dequantize(quantize(input)) for a rows x cols tensor with the given row strides,
@@ -142,7 +142,7 @@ void fake_quantize(const Format& format, std::span<const float> input, std::span
         mpq::detail::throw_invalid("mpq: fake_quantize input of " + std::to_string(input.size()) +
                                    " values is not a whole number of rows of " + std::to_string(cols));
     }
-    fake_quantize_strided<Arch>(format, input, cols, output, cols, input.size() / cols, cols, axis, options, parallel);
+    kernel::fake_quantize_strided<Arch>(format, input, cols, output, cols, input.size() / cols, cols, axis, options, parallel);
 }
 
 } // namespace mpq::kernel

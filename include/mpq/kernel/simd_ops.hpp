@@ -13,7 +13,7 @@
 #include <cstdint>
 #include <cstring>
 
-#if XSIMD_WITH_AVX2
+#if XSIMD_WITH_AVX2 || XSIMD_WITH_AVX512F
 #include <immintrin.h>
 #endif
 
@@ -126,6 +126,30 @@ float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_ar
         return _mm256_blendv_ps(low, high, _mm256_castsi256_ps(_mm256_slli_epi32(codes, 28)));
     } else {
         return _mm256_i32gather_ps(table, codes, 4);
+    }
+}
+#endif
+
+#if XSIMD_WITH_AVX512F
+template <class A>
+void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx512f>) {
+    _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8(codes));
+}
+
+template <class A>
+int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<xsimd::avx512f>) {
+    return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
+}
+
+template <std::size_t TableSize, class A>
+float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<xsimd::avx512f>) {
+    static_assert(TableSize >= 16, "element tables have at least 16 codes");
+    if constexpr (TableSize == 16) {
+        return _mm512_permutexvar_ps(codes, _mm512_loadu_ps(table));
+    } else if constexpr (TableSize == 32) {
+        return _mm512_permutex2var_ps(_mm512_loadu_ps(table), codes, _mm512_loadu_ps(table + 16));
+    } else {
+        return _mm512_i32gather_ps(codes, table, 4);
     }
 }
 #endif
