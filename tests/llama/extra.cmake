@@ -14,4 +14,17 @@ if(TARGET mpq_program)
            "${PROJECT_SOURCE_DIR}/examples/data/tok512.bin")
   set_tests_properties(llama.cli.generate_bad_model PROPERTIES
     PASS_REGULAR_EXPRESSION "hidden_dim is 0")
+  # Under a matmul-wise MXINT4/BF16 plan (Qr 0.91) the story still starts the same way.
+  foreach(variant IN ITEMS gemm emulate)
+    set(extra_flag "")
+    if(variant STREQUAL "emulate")
+      set(extra_flag "--emulate")
+    endif()
+    add_test(NAME llama.cli.generate_plan_${variant} COMMAND mpq_program generate --steps 20
+             --plan "${CMAKE_CURRENT_SOURCE_DIR}/llama/plan_matmul_mxint4.txt" ${extra_flag})
+    set_tests_properties(llama.cli.generate_plan_${variant} PROPERTIES
+      PASS_REGULAR_EXPRESSION "^Once upon a time, there was a little girl")
+  endforeach()
+  add_test(NAME llama.cli.generate_plan_missing COMMAND mpq_program generate --plan /nonexistent/plan.txt)
+  set_tests_properties(llama.cli.generate_plan_missing PROPERTIES PASS_REGULAR_EXPRESSION "cannot read plan")
 endif()
