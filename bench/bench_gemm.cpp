@@ -54,6 +54,10 @@ const std::vector<float>& float_weights(std::size_t n, std::size_t k) {
 precision_map map_for(const std::string& weights, std::size_t n, std::size_t k) {
     if (weights == "mixed90")
         return precision_map::random_blockwise(n, k, 16, 128, weight_format::mxint4, weight_format::bf16, 0.9, 42);
+    if (weights == "mixed90k512") // the same at K-blocks of 512
+        return precision_map::random_blockwise(n, k, 16, 512, weight_format::mxint4, weight_format::bf16, 0.9, 42);
+    if (weights == "tiled100") // MXINT4 everywhere, but in the mixed90 tiling: the cost of tiling
+        return precision_map::random_blockwise(n, k, 16, 128, weight_format::mxint4, weight_format::bf16, 1.0, 42);
     if (weights == "mixed90fp4")
         return precision_map::random_blockwise(n, k, 16, 128, weight_format::mxfp4, weight_format::bf16, 0.9, 42);
     return precision_map::uniform(n, k, parse_weight_format(weights));
@@ -187,7 +191,7 @@ void shapes(benchmark::internal::Benchmark* b) {
 const bool registered = [] {
     // Tuning knob: the M at which float products switch from the dot path to the panel path.
     if (const char* rows = std::getenv("MPQ_PANEL_MIN_ROWS")) detail::panel_min_rows = std::strtoul(rows, nullptr, 10);
-    for (const char* w : {"mxint4", "mxfp4", "nvfp4", "mxint8", "bf16", "mixed90", "mixed90fp4"})
+    for (const char* w : {"mxint4", "mxfp4", "nvfp4", "mxint8", "bf16", "mixed90", "mixed90k512", "mixed90fp4", "tiled100"})
         for (activation_format act : {activation_format::f32, activation_format::mxint8})
             benchmark::RegisterBenchmark(("BM_gemm_" + std::string(w) + "_" + std::string(to_string(act))).c_str(),
                                          [w = std::string(w), act](benchmark::State& st) { bm_gemm(st, w, act); })

@@ -9,6 +9,7 @@
 
 #include <cmath>
 #include <cstring>
+#include <limits>
 #include <random>
 #include <vector>
 
@@ -303,5 +304,31 @@ TEST_CASE("gemm: argument errors", "[gemm]") {
         gemm(2, a, k - 1, w, c, n);
     } catch (const std::invalid_argument& e) {
         CHECK(std::string(e.what()).find("lda 39") != std::string::npos);
+    }
+}
+
+TEST_CASE("gemm: NaN in a weight block or an activation block reaches only the outputs it touches", "[gemm]") {
+    const std::size_t n = 6, k = 96, m = 3;
+    std::vector<float> wv = random_values(n * k, 31);
+    wv[2 * k + 40] = std::numeric_limits<float>::quiet_NaN(); // row 2, second block of 32
+    std::vector<float> a = random_values(m * k, 32);
+    a[1 * k + 70] = std::numeric_limits<float>::infinity(); // row 1 of A
+    for (weight_format f : {weight_format::mxint4, weight_format::nvfp4, weight_format::int4_vector, weight_format::bf16}) {
+        const mixed_matrix w = mixed_matrix::quantize(wv, n, k, f);
+        for (activation_format act : {activation_format::f32, activation_format::mxint8}) {
+            for (std::size_t panel_rows : {std::size_t{1}, detail::panel_min_rows}) {
+                const std::size_t saved = detail::panel_min_rows;
+                detail::panel_min_rows = panel_rows;
+                std::vector<float> c(m * n);
+                gemm(m, a, k, w, c, n, {.activations = act});
+                detail::panel_min_rows = saved;
+                INFO(to_string(f) << " x " << to_string(act) << " panel from M=" << panel_rows);
+                for (std::size_t i = 0; i < m; ++i)
+                    for (std::size_t j = 0; j < n; ++j) {
+                        const bool touched = i == 1 || j == 2;
+                        CHECK(std::isfinite(c[i * n + j]) == !touched);
+                    }
+            }
+        }
     }
 }

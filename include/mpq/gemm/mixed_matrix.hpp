@@ -1,10 +1,11 @@
 // A mixed-precision weight matrix W (N x K, blocked along K), packed for the GEMM.
 //
 // Packed layout (all little-endian, no alignment assumed by the kernels):
-// - Tiles are stored row group by row group, and within a row group K-block by K-block; a
-//   tile's bytes are its rows one after the other, each a "segment": the row's codes of that
-//   K-block padded with zero codes to a multiple of 32 elements, followed by the segment's
-//   scales (one per group: 32 elements, 16 for NVFP4; none for BF16/FP16/FP32).
+// - Row group by row group, within a group row by row, within a row K-block by K-block: each
+//   (row, K-block) "segment" holds the row's codes of that K-block padded with zero codes to
+//   a multiple of 32 elements, followed by the segment's scales (one per group: 32 elements,
+//   16 for NVFP4; none for BF16/FP16/FP32). All rows of a group share the tile formats, so a
+//   segment's offset within its row is one table entry per (group, K-block).
 // - Codes: 8-bit formats one byte per element; BF16/FP16 two bytes; FP32 four. 4-bit codes
 //   are repacked per 32-element unit: byte j (0..15) holds element j in its low nibble and
 //   element j + 16 in its high nibble, so one 16-byte load splits into elements 0..15 and
@@ -12,7 +13,7 @@
 // - Scales: MX as E8M0 bytes, NVFP4 as ue4m3 bytes (the float tensor scale is kept once per
 //   matrix), per-vector formats as float32 (the row scale repeated per group of 32).
 // - A padding group past the end of a row has a unit scale and zero codes (value 0).
-// So a row group reads contiguously over K, which is what a GEMV streams from memory.
+// So every row reads contiguously over all of K, whatever the map: a GEMV streams W once.
 //
 // Semantics: tile (g, b) holds exactly what quantize(format, W) of the whole matrix holds
 // for those elements: MX blocks of 32 restart at each row; NVFP4's tensor scale comes from
@@ -172,14 +173,30 @@ public:
     const std::array<float, 128>& nvfp4_scale_table() const { return nvfp4_table_; }
 
     /// Row `r` of tile (g, b); r counts from the first row of the matrix.
-    weight_segment segment(std::size_t r, std::size_t b) const {
+    weight_segment segment(std::size_t r, std::size_t b) const { return row(r).segment(b); }
+
+    /// The segments of one row: cheap to step through K-block by K-block.
+    struct row_view {
+        const std::uint8_t* base;          ///< first byte of the row
+        const std::size_t* offsets;        ///< segment offsets within the row, per K-block
+        const weight_format* formats;      ///< formats per K-block
+        std::size_t block_k;
+        std::size_t cols;
+
+        const std::size_t* scale_offsets; ///< scales' offset within each segment (0: none)
+
+        weight_segment segment(std::size_t b) const {
+            const std::uint8_t* p = base + offsets[b];
+            return {formats[b], p, scale_offsets[b] == 0 ? nullptr : p + scale_offsets[b],
+                    std::min(block_k, cols - b * block_k)};
+        }
+    };
+    row_view row(std::size_t r) const {
         const std::size_t g = r / map_.tile_rows();
-        const weight_format f = map_.at(g, b);
-        const std::size_t length = map_.block_cols(b);
-        const std::uint8_t* p = data_.data() + tile_offset_[g * map_.k_blocks() + b] +
-                                (r - g * map_.tile_rows()) * detail::segment_bytes(f, length);
-        return {f, p, info(f).scale == scale_storage::none ? nullptr : p + detail::segment_code_bytes(f, length),
-                length};
+        const std::size_t kb = map_.k_blocks();
+        return {data_.data() + group_offset_[g] + (r - g * map_.tile_rows()) * group_row_bytes_[g],
+                segment_offset_.data() + g * kb, map_.formats().data() + g * kb, map_.block_k(), map_.cols(),
+                scale_offset_.data() + g * kb};
     }
 
     /// Value of weight (r, c), decoded exactly as dequantize of its format does.
@@ -215,13 +232,24 @@ public:
 
 private:
     explicit mixed_matrix(const precision_map& map) : map_(map) {
-        tile_offset_.resize(map.row_groups() * map.k_blocks());
+        const std::size_t kb = map.k_blocks();
+        group_offset_.resize(map.row_groups());
+        group_row_bytes_.resize(map.row_groups());
+        segment_offset_.resize(map.row_groups() * kb);
+        scale_offset_.resize(map.row_groups() * kb);
         std::size_t offset = 0;
         for (std::size_t g = 0; g < map.row_groups(); ++g) {
-            for (std::size_t b = 0; b < map.k_blocks(); ++b) {
-                tile_offset_[g * map.k_blocks() + b] = offset;
-                offset += map.group_rows(g) * detail::segment_bytes(map.at(g, b), map.block_cols(b));
+            std::size_t row_bytes = 0;
+            for (std::size_t b = 0; b < kb; ++b) {
+                segment_offset_[g * kb + b] = row_bytes;
+                const weight_format f = map.at(g, b);
+                scale_offset_[g * kb + b] =
+                    info(f).scale == scale_storage::none ? 0 : detail::segment_code_bytes(f, map.block_cols(b));
+                row_bytes += detail::segment_bytes(map.at(g, b), map.block_cols(b));
             }
+            group_offset_[g] = offset;
+            group_row_bytes_[g] = row_bytes;
+            offset += row_bytes * map.group_rows(g);
         }
         data_.assign(offset, 0);
         set_nvfp4_tensor_scale(1.0f);
@@ -281,7 +309,10 @@ private:
 
     precision_map map_;
     std::vector<std::uint8_t> data_;
-    std::vector<std::size_t> tile_offset_;
+    std::vector<std::size_t> group_offset_;    ///< first byte of each row group
+    std::vector<std::size_t> group_row_bytes_; ///< bytes of one row of each row group
+    std::vector<std::size_t> segment_offset_;  ///< [group][K-block] offset within a row
+    std::vector<std::size_t> scale_offset_;    ///< [group][K-block] scales within a segment, 0: none
     float nvfp4_tensor_scale_ = 1.0f;
     std::array<float, 128> nvfp4_table_{};
 };

@@ -116,7 +116,10 @@ MPQ_GEMM_INLINE float hsum(__m256 v) {
 /// to separate accumulators so consecutive units do not wait on each other's FMA latency.
 template <int MR, class Step>
 MPQ_GEMM_INLINE void over_units(std::size_t units, vectors<MR>& acc_out, Step&& step) {
-    vectors<MR> acc = acc_out; // a local copy stays in registers across the loop
+    // Fresh accumulators, added to acc_out at the end: the running sum of a row crosses a
+    // segment boundary through memory, and this keeps that round trip off the FMA chain.
+    vectors<MR> acc;
+    for (int m = 0; m < MR; ++m) acc[m] = _mm256_setzero_ps();
     if constexpr (MR <= 2) {
         vectors<MR> odd;
         for (int m = 0; m < MR; ++m) odd[m] = _mm256_setzero_ps();
@@ -130,7 +133,7 @@ MPQ_GEMM_INLINE void over_units(std::size_t units, vectors<MR>& acc_out, Step&& 
     } else {
         for (std::size_t u = 0; u < units; ++u) step(u, acc);
     }
-    acc_out = acc;
+    for (int m = 0; m < MR; ++m) acc_out[m] = _mm256_add_ps(acc_out[m], acc[m]);
 }
 
 /// acc[m] += W segment . A[m] over the segment's units (float path). a[m] points at the
@@ -230,7 +233,8 @@ MPQ_GEMM_INLINE void segment_int_pairs(const weight_segment& s, const decode_con
     const __m256i ones = _mm256_set1_epi16(1);
     const __m256i mask = _mm256_set1_epi8(0x0F);
     const __m256i table = nibble_table<F>();
-    vectors<MR> acc = acc_out;
+    vectors<MR> acc;
+    for (int m = 0; m < MR; ++m) acc[m] = _mm256_setzero_ps();
     for (; u + 1 < units; u += 2) {
         const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.codes + u * 16));
         _mm_prefetch(reinterpret_cast<const char*>(s.codes + u * 16 + prefetch_distance), _MM_HINT_T0);
@@ -262,7 +266,7 @@ MPQ_GEMM_INLINE void segment_int_pairs(const weight_segment& s, const decode_con
             }
         }
     }
-    acc_out = acc;
+    for (int m = 0; m < MR; ++m) acc_out[m] = _mm256_add_ps(acc_out[m], acc[m]);
     if (u < units) single(u);
 }
 

@@ -35,7 +35,7 @@ struct gemm_job {
 
 /// Calls fn.template operator()<F>() for the runtime format f.
 template <class Fn>
-inline void with_format(weight_format f, Fn&& fn) {
+inline __attribute__((always_inline)) void with_format(weight_format f, Fn&& fn) {
     switch (f) {
     case weight_format::mxint4: fn.template operator()<weight_format::mxint4>(); break;
     case weight_format::mxfp4: fn.template operator()<weight_format::mxfp4>(); break;
@@ -70,9 +70,10 @@ struct dot_kernels<xsimd::generic> {
         const precision_map& map = w.map();
         const decode_context ctx{w.nvfp4_scale_table().data()};
         for (std::size_t n = n0; n < n1; ++n) {
+            const mixed_matrix::row_view row = w.row(n);
             std::array<float, MR> acc{};
             for (std::size_t b = 0; b < map.k_blocks(); ++b) {
-                const weight_segment s = w.segment(n, b);
+                const weight_segment s = row.segment(b);
                 const std::size_t k = b * map.block_k();
                 std::array<const float*, MR> a;
                 std::array<const std::int8_t*, MR> q{};
@@ -111,10 +112,11 @@ struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
         for (std::size_t n = n0; n < n1; ++n) {
             avx2::vectors<MR> acc;
             for (int m = 0; m < MR; ++m) acc[m] = _mm256_setzero_ps();
+            const mixed_matrix::row_view row = w.row(n);
             for (std::size_t b = 0; b < map.k_blocks(); ++b) {
-                const weight_segment s = w.segment(n, b);
+                const weight_segment s = row.segment(b);
                 const std::size_t k = b * map.block_k();
-                with_format(s.format, [&]<weight_format F>() {
+                with_format(s.format, [&]<weight_format F>() __attribute__((always_inline)) {
                     if constexpr (info(F).integer_codes) {
                         if (job.integer_path) {
                             std::array<const std::int8_t*, MR> q;

@@ -37,9 +37,10 @@ inline void pack_weight_panel(const mixed_matrix& w, std::size_t n0, std::size_t
     for (std::size_t r = 0; r < rows && n0 + r < w.rows(); ++r) {
         float* strip = out + (r / panel_nr) * kc * panel_nr + r % panel_nr;
         const std::size_t k_end = std::min(k0 + kc, w.cols());
+        const mixed_matrix::row_view row = w.row(n0 + r);
         for (std::size_t k = k0; k < k_end;) {
             const std::size_t b = k / map.block_k();
-            const weight_segment s = w.segment(n0 + r, b);
+            const weight_segment s = row.segment(b);
             const std::size_t u0 = (k - b * map.block_k()) / gemm_unit;
             const std::size_t u1 = (std::min(k_end, b * map.block_k() + s.length) - b * map.block_k() + gemm_unit - 1) / gemm_unit;
             with_format(s.format, [&]<weight_format F>() {
