@@ -109,12 +109,35 @@ nlohmann::json to_json(const std::vector<record>& records, const std::vector<std
 void plot_records(const std::vector<record>& records, const std::string& path, const std::string& x_name,
                   const std::vector<std::string>& input_names, const std::string& y_name) {
     const record& r = records.front();
+    if (r.law == "exp" && records.size() > 1) { // one data series and fitted line per budget/method
+        svg::plot p;
+        p.title = "exp law N = e^(k(1-Qr_max)+c): fits per loss budget";
+        p.x_label = "Qr_max (largest quantization ratio within the budget)";
+        p.y_label = "N (billions of parameters)";
+        p.y_scale = svg::scale::log;
+        for (std::size_t k = 0; k < records.size(); ++k) {
+            const auto& rec = records[k];
+            const std::string color(svg::detail::palette(k));
+            svg::series data{.label = rec.group, .x = rec.x, .y = rec.y, .style = svg::mark::points, .color = color};
+            svg::series fit{.label = "", .style = svg::mark::line, .color = color, .dashed = true};
+            for (double q = 0.45; q <= 1.0001; q += 0.01) {
+                const std::array<double, 1> in = {q};
+                fit.x.push_back(q);
+                fit.y.push_back(rec.predict(in));
+            }
+            p.series.push_back(std::move(data));
+            p.series.push_back(std::move(fit));
+        }
+        p.series.push_back({.label = "fits (dashed)", .style = svg::mark::line, .color = "#555", .dashed = true});
+        svg::write_file(p, path);
+        return;
+    }
     svg::plot p;
     p.title = r.law + " law: " + r.group + (records.size() > 1 ? " (first of " + std::to_string(records.size()) + " fits)" : "");
     std::size_t xi = 0;
     for (std::size_t k = 0; k < input_names.size(); ++k)
         if (input_names[k] == x_name) xi = k;
-    p.x_label = input_names[xi];
+    p.x_label = input_names[xi] == "N" ? "N (billions of parameters)" : input_names[xi];
     p.y_label = y_name;
     p.x_scale = (input_names[xi] == "Qr" || input_names[xi] == "Qr_max" || input_names[xi] == "P") ? svg::scale::linear
                                                                                                     : svg::scale::log;

@@ -234,7 +234,7 @@ inline std::string render(const plot& p) {
     }
     out += "</g>\n";
 
-    // Legend, top-left inside the plot area on a translucent box.
+    // Legend inside the plot area on a translucent box.
     std::vector<std::size_t> shown;
     for (std::size_t k = 0; k < p.series.size(); ++k)
         if (!p.series[k].label.empty()) shown.push_back(k);
@@ -242,7 +242,25 @@ inline std::string render(const plot& p) {
         std::size_t longest = 0;
         for (auto k : shown) longest = std::max(longest, p.series[k].label.size());
         double lw = 40 + 6.6 * static_cast<double>(longest), lh = 8 + 16 * static_cast<double>(shown.size());
+        // Put the legend in the corner that covers the fewest data points.
         double lx = left + 8, ly = top + 8;
+        std::size_t fewest = std::numeric_limits<std::size_t>::max();
+        for (int corner = 0; corner < 4; ++corner) {
+            const double cx = corner % 2 == 0 ? left + 8 : left + pw - lw - 8;
+            const double cy = corner < 2 ? top + 8 : top + ph - lh - 8;
+            std::size_t covered = 0;
+            for (const auto& s : p.series)
+                for (std::size_t i = 0; i < s.x.size(); ++i) {
+                    if (!drawable(s.x[i], p.x_scale) || !drawable(s.y[i], p.y_scale)) continue;
+                    const double X = px(s.x[i]), Y = py(s.y[i]);
+                    covered += X >= cx - 4 && X <= cx + lw + 4 && Y >= cy - 4 && Y <= cy + lh + 4;
+                }
+            if (covered < fewest) {
+                fewest = covered;
+                lx = cx;
+                ly = cy;
+            }
+        }
         out += fmt::format("<rect x=\"{:.1f}\" y=\"{:.1f}\" width=\"{:.1f}\" height=\"{:.1f}\" fill=\"white\" "
                            "fill-opacity=\"0.85\" stroke=\"#999\"/>\n", lx, ly, lw, lh);
         for (std::size_t j = 0; j < shown.size(); ++j) {
