@@ -68,7 +68,7 @@ struct block_job {
     std::size_t task_count() const { return by_rows() ? g.rows * pieces_per_row : g.groups_per_lane(); }
 
     template <rounding Mode>
-    int_batch<A> encode(const float_batch<A>& x, const int_batch<A>& exponent,
+    MPQ_KERNEL_INLINE int_batch<A> encode(const float_batch<A>& x, const int_batch<A>& exponent,
                         const float_batch<A>& divisor, std::uint64_t index) const {
         float_batch<A> y = x;
         if constexpr (P::divides) y = x / divisor;
@@ -77,7 +77,7 @@ struct block_job {
         return lane_encoder<element>::template encode<Mode, A>(xsimd::bitwise_cast<int_batch<A>>(y), exponent, random);
     }
 
-    float_batch<A> decode(const int_batch<A>& code) const {
+    MPQ_KERNEL_INLINE float_batch<A> decode(const int_batch<A>& code) const {
         return lookup<table_size, A>(decode_table<element>.data(), code, A{});
     }
 

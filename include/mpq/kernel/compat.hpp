@@ -18,7 +18,12 @@
 #include <algorithm>
 #include <array>
 #include <cstddef>
+#include <cstdint>
 #include <type_traits>
+
+#if XSIMD_WITH_AVX2 || XSIMD_WITH_AVX512F
+#include <immintrin.h>
+#endif
 
 namespace mpq::kernel::compat {
 
@@ -39,13 +44,38 @@ T reduce_add(const xsimd::batch<T, A>& x) {
     return xsimd::hadd(x);
 }
 
-/// Largest lane (no reduce_max in 8.1).
+/// Forces inlining of the small per-vector helpers of the kernels' inner loops.
+#if defined(__GNUC__)
+#define MPQ_KERNEL_INLINE inline __attribute__((always_inline))
+#else
+#define MPQ_KERNEL_INLINE inline
+#endif
+
+/// Largest lane (no reduce_max in 8.1): halves the batch with max until one lane is left.
 template <class T, class A>
-T reduce_max(const xsimd::batch<T, A>& x) {
-    alignas(64) std::array<T, xsimd::batch<T, A>::size> v{};
+MPQ_KERNEL_INLINE T reduce_max(const xsimd::batch<T, A>& x) {
+    constexpr std::size_t n = xsimd::batch<T, A>::size;
+    alignas(64) std::array<T, n> v{};
     x.store_aligned(v.data());
-    return *std::max_element(v.begin(), v.end());
+    for (std::size_t half = n / 2; half >= 1; half /= 2)
+        for (std::size_t j = 0; j < half; ++j) v[j] = std::max(v[j], v[j + half]);
+    return v[0];
 }
+#if XSIMD_WITH_AVX512F
+template <>
+MPQ_KERNEL_INLINE std::int32_t reduce_max(const xsimd::batch<std::int32_t, xsimd::avx512bw>& x) {
+    return _mm512_reduce_max_epi32(x);
+}
+#endif
+#if XSIMD_WITH_AVX2
+template <>
+MPQ_KERNEL_INLINE std::int32_t reduce_max(const xsimd::batch<std::int32_t, xsimd::fma3<xsimd::avx2>>& x) {
+    __m128i m = _mm_max_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
+    m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0x4E));
+    m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0xB1));
+    return _mm_cvtsi128_si32(m);
+}
+#endif
 
 /// The instruction sets the running CPU offers that mpq's dispatch can use. xsimd 8.1 returns
 /// a struct of bit fields; later releases return an object with member functions.

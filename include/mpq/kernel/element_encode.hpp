@@ -17,6 +17,10 @@
 #include <cstdint>
 #include <limits>
 
+#if XSIMD_WITH_SSE4_1 || XSIMD_WITH_AVX2 || XSIMD_WITH_AVX512F
+#include <immintrin.h>
+#endif
+
 namespace mpq::kernel::detail {
 
 template <class A>
@@ -37,6 +41,42 @@ int_batch<A> iota() {
     return int_batch<A>::load_aligned(lane_iota.data());
 }
 
+/// Per-lane shifts by per-lane counts in [0, 31]. xsimd 8.1 has them for AVX2 only; AVX-512
+/// would fall back to one scalar shift per lane, so it gets its own overloads.
+template <class A>
+int_batch<A> shift_left(const int_batch<A>& v, const int_batch<A>& count, xsimd::kernel::requires_arch<compat::generic_arch>) {
+    return v << count;
+}
+template <class A>
+int_batch<A> shift_right(const int_batch<A>& v, const int_batch<A>& count, xsimd::kernel::requires_arch<compat::generic_arch>) {
+    return v >> count;
+}
+#if XSIMD_WITH_SSE4_1
+// SSE has no per-lane shifts; both are exact through powers of two built from exponent bits:
+// v << c = v * 2^c (a 32-bit product, wrapping like the shift), and for the significands
+// shifted right here (v < 2^24, exact in binary32) v >> c = trunc(float(v) * 2^-c).
+template <class A>
+int_batch<A> shift_left(const int_batch<A>& v, const int_batch<A>& count, xsimd::kernel::requires_arch<xsimd::sse4_1>) {
+    const __m128i power = _mm_cvttps_epi32(_mm_castsi128_ps(_mm_slli_epi32(_mm_add_epi32(count, _mm_set1_epi32(127)), 23)));
+    return _mm_mullo_epi32(v, power);
+}
+template <class A>
+int_batch<A> shift_right(const int_batch<A>& v, const int_batch<A>& count, xsimd::kernel::requires_arch<xsimd::sse4_1>) {
+    const __m128 inverse = _mm_castsi128_ps(_mm_slli_epi32(_mm_sub_epi32(_mm_set1_epi32(127), count), 23));
+    return _mm_cvttps_epi32(_mm_mul_ps(_mm_cvtepi32_ps(v), inverse));
+}
+#endif
+#if XSIMD_WITH_AVX512F
+template <class A>
+int_batch<A> shift_left(const int_batch<A>& v, const int_batch<A>& count, xsimd::kernel::requires_arch<xsimd::avx512f>) {
+    return _mm512_sllv_epi32(v, count);
+}
+template <class A>
+int_batch<A> shift_right(const int_batch<A>& v, const int_batch<A>& count, xsimd::kernel::requires_arch<xsimd::avx512f>) {
+    return _mm512_srav_epi32(v, count);
+}
+#endif
+
 /// a < b for lanes holding unsigned 32-bit patterns.
 template <class A>
 auto unsigned_less(const int_batch<A>& a, const int_batch<A>& b) {
@@ -56,7 +96,7 @@ uint_batch<A> mix_lanes(uint_batch<A> x) {
 
 /// counter_random{seed}(first_index + lane) for every lane, exactly as the scalar source.
 template <class A>
-int_batch<A> random_lanes(const counter_random& source, std::uint64_t first_index) {
+MPQ_KERNEL_INLINE int_batch<A> random_lanes(const counter_random& source, std::uint64_t first_index) {
     constexpr std::size_t n = compat::lanes<A>;
     const auto lo0 = static_cast<std::uint32_t>(first_index);
     if (lo0 > std::numeric_limits<std::uint32_t>::max() - (n - 1)) {
@@ -77,15 +117,16 @@ int_batch<A> random_lanes(const counter_random& source, std::uint64_t first_inde
 /// fraction is taken to 32 bits (exact for shift <= 32; beyond that the significand is below
 /// half a step, which every mode but stochastic rounds down anyway), then each mode decides.
 template <rounding Mode, class A>
-int_batch<A> round_shift_lanes(const int_batch<A>& significand, const int_batch<A>& shift,
+MPQ_KERNEL_INLINE int_batch<A> round_shift_lanes(const int_batch<A>& significand, const int_batch<A>& shift,
                                const int_batch<A>& random) {
     const int_batch<A> k31(31), k32(32);
-    const int_batch<A> kept = significand >> xsimd::min(shift, k31);
+    const int_batch<A> kept = shift_right<A>(significand, xsimd::min(shift, k31), A{});
     if constexpr (Mode == rounding::toward_zero) {
         return kept;
     } else {
-        const int_batch<A> left = significand << xsimd::max(k32 - shift, int_batch<A>(0));
-        const int_batch<A> right = significand >> xsimd::min(xsimd::max(shift - k32, int_batch<A>(0)), k31);
+        const int_batch<A> left = shift_left<A>(significand, xsimd::max(k32 - shift, int_batch<A>(0)), A{});
+        const int_batch<A> right =
+            shift_right<A>(significand, xsimd::min(xsimd::max(shift - k32, int_batch<A>(0)), k31), A{});
         const int_batch<A> fraction = xsimd::select(shift <= k32, left, right);
         const int_batch<A> flip(sign_flip);
         if constexpr (Mode == rounding::nearest_away) {
@@ -110,7 +151,7 @@ struct unpacked_lanes {
 };
 
 template <class A>
-unpacked_lanes<A> unpack_lanes(const int_batch<A>& bits) {
+MPQ_KERNEL_INLINE unpacked_lanes<A> unpack_lanes(const int_batch<A>& bits) {
     const int_batch<A> magnitude = bits & int_batch<A>(0x7fffffff);
     const int_batch<A> field = magnitude >> 23;
     const int_batch<A> fraction = magnitude & int_batch<A>(0x7fffff);
@@ -133,7 +174,7 @@ template <class Layout>
 struct lane_encoder<minifloat<Layout>> {
     static_assert(Layout::is_signed, "block elements are signed");
     template <rounding Mode, class A>
-    static int_batch<A> encode(const int_batch<A>& bits, const int_batch<A>& scale_exponent,
+    static MPQ_KERNEL_INLINE int_batch<A> encode(const int_batch<A>& bits, const int_batch<A>& scale_exponent,
                                const int_batch<A>& random) {
         using L = Layout;
         const unpacked_lanes<A> u = unpack_lanes<A>(bits);
@@ -159,7 +200,7 @@ template <int Bits, int FractionBits, int_range Range>
 struct lane_encoder<scaled_int<Bits, FractionBits, Range>> {
     using element = scaled_int<Bits, FractionBits, Range>;
     template <rounding Mode, class A>
-    static int_batch<A> encode(const int_batch<A>& bits, const int_batch<A>& scale_exponent,
+    static MPQ_KERNEL_INLINE int_batch<A> encode(const int_batch<A>& bits, const int_batch<A>& scale_exponent,
                                const int_batch<A>& random) {
         const unpacked_lanes<A> u = unpack_lanes<A>(bits);
         const int_batch<A> shift = int_batch<A>(-FractionBits) - u.lsb + scale_exponent;

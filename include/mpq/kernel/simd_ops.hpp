@@ -23,14 +23,14 @@ using xsimd::kernel::requires_arch;
 
 /// Loads n <= lanes floats (the rest of the batch is 0), from any alignment.
 template <class A>
-float_batch<A> load_partial(const float* p, std::size_t n) {
+MPQ_KERNEL_INLINE float_batch<A> load_partial(const float* p, std::size_t n) {
     alignas(64) std::array<float, compat::lanes<A>> t{};
     std::memcpy(t.data(), p, n * sizeof(float));
     return float_batch<A>::load_aligned(t.data());
 }
 
 template <class A>
-void store_partial(float* p, const float_batch<A>& v, std::size_t n) {
+MPQ_KERNEL_INLINE void store_partial(float* p, const float_batch<A>& v, std::size_t n) {
     alignas(64) std::array<float, compat::lanes<A>> t{};
     v.store_aligned(t.data());
     std::memcpy(p, t.data(), n * sizeof(float));
@@ -38,7 +38,7 @@ void store_partial(float* p, const float_batch<A>& v, std::size_t n) {
 
 /// Largest |x| bit pattern of a run (NaN and Inf patterns compare above every finite one).
 template <class A>
-std::uint32_t amax_bits(const float* p, std::size_t n) {
+MPQ_KERNEL_INLINE std::uint32_t amax_bits(const float* p, std::size_t n) {
     constexpr std::size_t N = compat::lanes<A>;
     const int_batch<A> abs_mask(0x7fffffff);
     int_batch<A> m0(0), m1(0);
@@ -73,7 +73,7 @@ std::uint32_t finite_amax_bits(const float* p, std::size_t n) {
 
 /// Stores the low byte of every lane to dst[0 .. lanes).
 template <class A>
-void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<compat::generic_arch>) {
+MPQ_KERNEL_INLINE void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<compat::generic_arch>) {
     alignas(64) std::array<std::int32_t, compat::lanes<A>> t{};
     codes.store_aligned(t.data());
     for (std::size_t j = 0; j < t.size(); ++j) dst[j] = static_cast<std::uint8_t>(t[j]);
@@ -81,7 +81,7 @@ void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arc
 
 /// Zero-extends bytes src[0 .. lanes) into lanes.
 template <class A>
-int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<compat::generic_arch>) {
+MPQ_KERNEL_INLINE int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<compat::generic_arch>) {
     alignas(64) std::array<std::int32_t, compat::lanes<A>> t{};
     for (std::size_t j = 0; j < t.size(); ++j) t[j] = src[j];
     return int_batch<A>::load_aligned(t.data());
@@ -89,7 +89,7 @@ int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<compat::gene
 
 /// table[code] for every lane; TableSize is a power of two and codes are below it.
 template <std::size_t TableSize, class A>
-float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<compat::generic_arch>) {
+MPQ_KERNEL_INLINE float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<compat::generic_arch>) {
     alignas(64) std::array<std::int32_t, compat::lanes<A>> c{};
     alignas(64) std::array<float, compat::lanes<A>> v{};
     codes.store_aligned(c.data());
@@ -99,7 +99,7 @@ float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_ar
 
 #if XSIMD_WITH_AVX2
 template <class A>
-void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx2>) {
+MPQ_KERNEL_INLINE void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx2>) {
     const __m256i words = _mm256_packus_epi32(codes, codes);  // per 128-bit half: c0..c3 c0..c3
     const __m256i bytes = _mm256_packus_epi16(words, words);
     const auto lo = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm256_castsi256_si128(bytes)));
@@ -109,14 +109,14 @@ void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arc
 }
 
 template <class A>
-int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<xsimd::avx2>) {
+MPQ_KERNEL_INLINE int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<xsimd::avx2>) {
     std::uint64_t eight = 0;
     std::memcpy(&eight, src, sizeof eight);
     return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(eight)));
 }
 
 template <std::size_t TableSize, class A>
-float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<xsimd::avx2>) {
+MPQ_KERNEL_INLINE float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<xsimd::avx2>) {
     if constexpr (TableSize <= 8) {
         return _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), codes);
     } else if constexpr (TableSize == 16) {
@@ -132,17 +132,17 @@ float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_ar
 
 #if XSIMD_WITH_AVX512F
 template <class A>
-void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx512f>) {
+MPQ_KERNEL_INLINE void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx512f>) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8(codes));
 }
 
 template <class A>
-int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<xsimd::avx512f>) {
+MPQ_KERNEL_INLINE int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<xsimd::avx512f>) {
     return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
 }
 
 template <std::size_t TableSize, class A>
-float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<xsimd::avx512f>) {
+MPQ_KERNEL_INLINE float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<xsimd::avx512f>) {
     static_assert(TableSize >= 16, "element tables have at least 16 codes");
     if constexpr (TableSize == 16) {
         return _mm512_permutexvar_ps(codes, _mm512_loadu_ps(table));
@@ -216,15 +216,16 @@ public:
     code_stager(std::uint8_t* row, std::size_t first) : row_(row), start_(first) {}
 
     /// Appends the low bytes of the first n lanes.
-    void put(const int_batch<A>& codes, std::size_t n) {
+    MPQ_KERNEL_INLINE void put(const int_batch<A>& codes, std::size_t n) {
         store_code_bytes<A>(codes, buffer_.data() + filled_, A{});
         filled_ += n;
-        if (filled_ >= window) {
-            pack_codes<Bits>(buffer_.data(), window, row_, start_);
-            std::memmove(buffer_.data(), buffer_.data() + window, filled_ - window);
-            filled_ -= window;
-            start_ += window;
-        }
+        if (filled_ >= window) flush_window();
+    }
+    void flush_window() {
+        pack_codes<Bits>(buffer_.data(), window, row_, start_);
+        std::memmove(buffer_.data(), buffer_.data() + window, filled_ - window);
+        filled_ -= window;
+        start_ += window;
     }
     void finish() {
         if (filled_ != 0) pack_codes<Bits>(buffer_.data(), filled_, row_, start_);
