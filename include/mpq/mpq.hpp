@@ -9,4 +9,4 @@
 #include <mpq/gemm.hpp>
 #include <mpq/mixed.hpp>
 #include <mpq/io.hpp>
-// fit: least squares and scaling laws
+#include <mpq/fit.hpp>
