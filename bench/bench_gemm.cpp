@@ -19,9 +19,12 @@
 #include <cblas.h>
 #endif
 
+#if defined(__AVX2__)
 #include <immintrin.h>
+#endif
 
 #include <cstdlib>
+#include <cstring>
 #include <map>
 #include <memory>
 #include <random>
@@ -144,12 +147,12 @@ void bm_dequant_sgemm(benchmark::State& state) {
 }
 #endif
 
-/// Sums the 32-byte words of [p, p + bytes).
+/// Sums the 8-byte words of [p, p + bytes) (bytes a multiple of 64), 64 bytes per step.
 std::uint64_t read_range(const std::uint8_t* p, std::size_t bytes) {
+#if defined(__AVX2__)
     __m256i acc = _mm256_setzero_si256();
     __m256i acc2 = _mm256_setzero_si256();
-    std::size_t i = 0;
-    for (; i + 64 <= bytes; i += 64) {
+    for (std::size_t i = 0; i + 64 <= bytes; i += 64) {
         acc = _mm256_add_epi64(acc, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i)));
         acc2 = _mm256_add_epi64(acc2, _mm256_loadu_si256(reinterpret_cast<const __m256i*>(p + i + 32)));
     }
@@ -157,6 +160,15 @@ std::uint64_t read_range(const std::uint8_t* p, std::size_t bytes) {
     alignas(32) std::uint64_t lanes[4];
     _mm256_store_si256(reinterpret_cast<__m256i*>(lanes), acc);
     return lanes[0] + lanes[1] + lanes[2] + lanes[3];
+#else
+    std::uint64_t sum = 0;
+    for (std::size_t i = 0; i + 8 <= bytes; i += 8) {
+        std::uint64_t word;
+        std::memcpy(&word, p + i, 8);
+        sum += word;
+    }
+    return sum;
+#endif
 }
 
 /// Streams the bytes of one MXINT4 W (N x K) per iteration, cycling through a >= 128 MiB
