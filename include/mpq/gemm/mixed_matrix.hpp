@@ -1,11 +1,13 @@
 // A mixed-precision weight matrix W (N x K, blocked along K), packed for the GEMM.
 //
 // Packed layout (all little-endian, no alignment assumed by the kernels):
-// - Row group by row group, within a group row by row, within a row K-block by K-block: each
-//   (row, K-block) "segment" holds the row's codes of that K-block padded with zero codes to
-//   a multiple of 32 elements, followed by the segment's scales (one per group: 32 elements,
-//   16 for NVFP4; none for BF16/FP16/FP32). All rows of a group share the tile formats, so a
-//   segment's offset within its row is one table entry per (group, K-block).
+// - Row group by row group, within a group row by row. A row holds the codes of all its
+//   K-blocks one after the other, each block's codes padded with zero codes to a multiple of
+//   32 elements, then the scales of all its K-blocks in the same order (one per group: 32
+//   elements, 16 for NVFP4; none for BF16/FP16/FP32). All rows of a group share the tile
+//   formats, so code and scale offsets within a row are one table entry per (group, K-block),
+//   and consecutive K-blocks of one format form a single run of codes and a single run of
+//   scales that the kernels traverse as one segment.
 // - Codes: 8-bit formats one byte per element; BF16/FP16 two bytes; FP32 four. 4-bit codes
 //   are repacked per 32-element unit: byte j (0..15) holds element j in its low nibble and
 //   element j + 16 in its high nibble, so one 16-byte load splits into elements 0..15 and
@@ -175,28 +177,43 @@ public:
     /// Row `r` of tile (g, b); r counts from the first row of the matrix.
     weight_segment segment(std::size_t r, std::size_t b) const { return row(r).segment(b); }
 
-    /// The segments of one row: cheap to step through K-block by K-block.
+    /// Runs of consecutive K-blocks of one format: [first, end).
+    struct block_run {
+        std::size_t first;
+        std::size_t end;
+    };
+
+    /// The segments of one row: cheap to step through K-block by K-block or run by run.
     struct row_view {
-        const std::uint8_t* base;          ///< first byte of the row
-        const std::size_t* offsets;        ///< segment offsets within the row, per K-block
-        const weight_format* formats;      ///< formats per K-block
+        const std::uint8_t* base;           ///< first byte of the row
+        const std::size_t* code_offsets;    ///< per K-block, from the row's first byte
+        const std::size_t* scale_offsets;   ///< per K-block, from the row's first byte
+        const weight_format* formats;       ///< per K-block
+        const block_run* runs;              ///< the row group's runs of one format
+        std::size_t run_count;
         std::size_t block_k;
         std::size_t cols;
 
-        const std::size_t* scale_offsets; ///< scales' offset within each segment (0: none)
-
-        weight_segment segment(std::size_t b) const {
-            const std::uint8_t* p = base + offsets[b];
-            return {formats[b], p, scale_offsets[b] == 0 ? nullptr : p + scale_offsets[b],
-                    std::min(block_k, cols - b * block_k)};
+        /// K-blocks [first, end) (all of one format) as one segment.
+        weight_segment segment(std::size_t first, std::size_t end) const {
+            const weight_format f = formats[first];
+            return {f, base + code_offsets[first],
+                    info(f).scale == scale_storage::none ? nullptr : base + scale_offsets[first],
+                    std::min(cols, end * block_k) - first * block_k};
         }
+        weight_segment segment(std::size_t b) const { return segment(b, b + 1); }
     };
     row_view row(std::size_t r) const {
         const std::size_t g = r / map_.tile_rows();
         const std::size_t kb = map_.k_blocks();
         return {data_.data() + group_offset_[g] + (r - g * map_.tile_rows()) * group_row_bytes_[g],
-                segment_offset_.data() + g * kb, map_.formats().data() + g * kb, map_.block_k(), map_.cols(),
-                scale_offset_.data() + g * kb};
+                code_offset_.data() + g * kb,
+                scale_offset_.data() + g * kb,
+                map_.formats().data() + g * kb,
+                runs_.data() + run_begin_[g],
+                run_begin_[g + 1] - run_begin_[g],
+                map_.block_k(),
+                map_.cols()};
     }
 
     /// Value of weight (r, c), decoded exactly as dequantize of its format does.
@@ -235,21 +252,28 @@ private:
         const std::size_t kb = map.k_blocks();
         group_offset_.resize(map.row_groups());
         group_row_bytes_.resize(map.row_groups());
-        segment_offset_.resize(map.row_groups() * kb);
+        code_offset_.resize(map.row_groups() * kb);
         scale_offset_.resize(map.row_groups() * kb);
+        run_begin_.assign(1, 0);
         std::size_t offset = 0;
         for (std::size_t g = 0; g < map.row_groups(); ++g) {
-            std::size_t row_bytes = 0;
+            std::size_t code_bytes = 0, scale_bytes = 0;
             for (std::size_t b = 0; b < kb; ++b) {
-                segment_offset_[g * kb + b] = row_bytes;
                 const weight_format f = map.at(g, b);
-                scale_offset_[g * kb + b] =
-                    info(f).scale == scale_storage::none ? 0 : detail::segment_code_bytes(f, map.block_cols(b));
-                row_bytes += detail::segment_bytes(map.at(g, b), map.block_cols(b));
+                code_offset_[g * kb + b] = code_bytes;
+                code_bytes += detail::segment_code_bytes(f, map.block_cols(b));
+                if (b == 0 || f != map.at(g, b - 1)) runs_.push_back({b, b + 1});
+                else runs_.back().end = b + 1;
             }
+            for (std::size_t b = 0; b < kb; ++b) {
+                const weight_format f = map.at(g, b);
+                scale_offset_[g * kb + b] = code_bytes + scale_bytes;
+                scale_bytes += detail::segment_bytes(f, map.block_cols(b)) - detail::segment_code_bytes(f, map.block_cols(b));
+            }
+            run_begin_.push_back(runs_.size());
             group_offset_[g] = offset;
-            group_row_bytes_[g] = row_bytes;
-            offset += row_bytes * map.group_rows(g);
+            group_row_bytes_[g] = code_bytes + scale_bytes;
+            offset += group_row_bytes_[g] * map.group_rows(g);
         }
         data_.assign(offset, 0);
         set_nvfp4_tensor_scale(1.0f);
@@ -311,8 +335,10 @@ private:
     std::vector<std::uint8_t> data_;
     std::vector<std::size_t> group_offset_;    ///< first byte of each row group
     std::vector<std::size_t> group_row_bytes_; ///< bytes of one row of each row group
-    std::vector<std::size_t> segment_offset_;  ///< [group][K-block] offset within a row
-    std::vector<std::size_t> scale_offset_;    ///< [group][K-block] scales within a segment, 0: none
+    std::vector<std::size_t> code_offset_;     ///< [group][K-block] codes' offset within a row
+    std::vector<std::size_t> scale_offset_;    ///< [group][K-block] scales' offset within a row
+    std::vector<block_run> runs_;              ///< runs of one format, row group by row group
+    std::vector<std::size_t> run_begin_;       ///< first run of each row group (+ end)
     float nvfp4_tensor_scale_ = 1.0f;
     std::array<float, 128> nvfp4_table_{};
 };

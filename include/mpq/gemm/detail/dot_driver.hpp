@@ -72,9 +72,9 @@ struct dot_kernels<xsimd::generic> {
         for (std::size_t n = n0; n < n1; ++n) {
             const mixed_matrix::row_view row = w.row(n);
             std::array<float, MR> acc{};
-            for (std::size_t b = 0; b < map.k_blocks(); ++b) {
-                const weight_segment s = row.segment(b);
-                const std::size_t k = b * map.block_k();
+            for (std::size_t r = 0; r < row.run_count; ++r) {
+                const weight_segment s = row.segment(row.runs[r].first, row.runs[r].end);
+                const std::size_t k = row.runs[r].first * map.block_k();
                 std::array<const float*, MR> a;
                 std::array<const std::int8_t*, MR> q{};
                 std::array<const float*, MR> sa{};
@@ -113,9 +113,9 @@ struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
             avx2::vectors<MR> acc;
             for (int m = 0; m < MR; ++m) acc[m] = _mm256_setzero_ps();
             const mixed_matrix::row_view row = w.row(n);
-            for (std::size_t b = 0; b < map.k_blocks(); ++b) {
-                const weight_segment s = row.segment(b);
-                const std::size_t k = b * map.block_k();
+            for (std::size_t r = 0; r < row.run_count; ++r) {
+                const weight_segment s = row.segment(row.runs[r].first, row.runs[r].end);
+                const std::size_t k = row.runs[r].first * map.block_k();
                 with_format(s.format, [&]<weight_format F>() __attribute__((always_inline)) {
                     if constexpr (info(F).integer_codes) {
                         if (job.integer_path) {
