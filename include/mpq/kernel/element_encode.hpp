@@ -124,10 +124,14 @@ MPQ_KERNEL_INLINE int_batch<A> round_shift_lanes(const int_batch<A>& significand
     if constexpr (Mode == rounding::toward_zero) {
         return kept;
     } else {
-        const int_batch<A> left = shift_left<A>(significand, xsimd::max(k32 - shift, int_batch<A>(0)), A{});
-        const int_batch<A> right =
-            shift_right<A>(significand, xsimd::min(xsimd::max(shift - k32, int_batch<A>(0)), k31), A{});
-        const int_batch<A> fraction = xsimd::select(shift <= k32, left, right);
+        // For shift >= 32 the left shift leaves the significand itself (< 2^24 < half a step),
+        // which is all the nearest modes need; only stochastic rounding needs those bits exact.
+        int_batch<A> fraction = shift_left<A>(significand, xsimd::max(k32 - shift, int_batch<A>(0)), A{});
+        if constexpr (Mode == rounding::stochastic) {
+            const int_batch<A> right =
+                shift_right<A>(significand, xsimd::min(xsimd::max(shift - k32, int_batch<A>(0)), k31), A{});
+            fraction = xsimd::select(shift <= k32, fraction, right);
+        }
         const int_batch<A> flip(sign_flip);
         if constexpr (Mode == rounding::nearest_away) {
             return kept + ((fraction >> 31) & int_batch<A>(1)); // fraction >= 2^31
