@@ -11,6 +11,7 @@
 // mxint8), BM_sgemm_openblas, BM_sgemm_mpq (mpq's FP32 path), BM_dequant_sgemm (dequantize
 // MXINT4 W to float, then cblas_sgemm), BM_read_stream.
 #include <mpq/format/mx.hpp>
+#include <mpq/format/operations.hpp>
 #include <mpq/gemm.hpp>
 
 #include <benchmark/benchmark.h>
@@ -136,7 +137,7 @@ void bm_dequant_sgemm(benchmark::State& state) {
     std::vector<float> c(s.m * s.n);
     openblas_set_num_threads(static_cast<int>(s.threads));
     for (auto _ : state) {
-        dequantize_ref(q.view(), w);
+        dequantize(q, w); // mpq's fastest dequantize (the SIMD kernels)
         cblas_sgemm(CblasRowMajor, CblasNoTrans, CblasTrans, static_cast<int>(s.m), static_cast<int>(s.n),
                     static_cast<int>(s.k), 1.0f, a.data(), static_cast<int>(s.k), w.data(), static_cast<int>(s.k),
                     0.0f, c.data(), static_cast<int>(s.n));
