@@ -390,7 +390,7 @@ int run(std::span<const std::string> args) {
     }
     if (timing)
         fmt::print("baseline: memcpy of the same {:.2f} MB runs at {:.2f} GB/s here; Q GB/s counts float32 input "
-                   "bytes, DQ GB/s float32 output bytes (scalar reference kernels unless SIMD ones exist)\n",
+                   "bytes, DQ GB/s float32 output bytes, through mpq::quantize / mpq::dequantize\n",
                    4e-6 * static_cast<double>(total_elements), copy_gbps(4 * total_elements, budget));
     if (!flat) {
         std::size_t widest = 0;
