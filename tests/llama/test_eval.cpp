@@ -169,3 +169,43 @@ TEST_CASE("precision plans are emulated component by component", "[llama][eval][
     CHECK_FALSE(quantizer_for("bf16").block_format.has_value());
     CHECK_THROWS_AS(quantizer_for("mxint4@x"), std::invalid_argument);
 }
+
+#include "llama/plan_loss.hpp"
+
+TEST_CASE("plan losses drive mpq's random and guided searches", "[llama][eval][search]") {
+    namespace mixed = mpq::mixed;
+    const transformer reference(stories());
+    const evaluator eval(reference, small_options(1));
+    const auto high = mixed::plain_float_choice("bf16");
+    const auto low = mixed::format_choice_of("mxint4", 32, true);
+    const auto loss = plan_loss(stories(), eval);
+
+    // Loss of the all-high and all-low plans bracket a half-low plan found by the search.
+    const auto desc = describe(reference);
+    const double all_high = loss(mixed::uniform_plan(desc, mixed::granularity::layer, {high, low}, 0));
+    const double all_low = loss(mixed::uniform_plan(desc, mixed::granularity::layer, {high, low}, 1));
+    CHECK(all_high == Approx(eval.reference_cross_entropy()).epsilon(1e-3));
+    CHECK(all_low > all_high);
+
+    mixed::search_options options;
+    options.target_qr = 0.4;
+    options.trials = 4;
+    options.seed = 3;
+    options.threads = 2;
+    const auto found = mixed::random_search(desc, mixed::granularity::layer, high, low, loss, options);
+    CHECK(found.achieved_qr == Approx(0.4).margin(0.11));
+    CHECK(found.best_loss > all_high);
+    CHECK(found.best_loss < all_low);
+    for (const auto& t : found.trials) CHECK(found.best_loss <= t.loss);
+
+    mixed::guided_options guided;
+    guided.target_qr = 0.4;
+    guided.budget = 8; // 5 layers: 6 sensitivity evaluations, then refinement
+    const auto g = mixed::guided_search(desc, mixed::granularity::layer, high, low, loss, guided);
+    CHECK(g.sensitivity.size() == 5);
+    CHECK(g.search.best_loss < all_low);
+
+    // The same plan on the GEMM gives nearly the same loss.
+    const auto on_gemm = plan_loss(stories(), eval, {.emulation = {}, .use_gemm = true, .kl_divergence = false});
+    CHECK(on_gemm(found.best) == Approx(found.best_loss).epsilon(2e-3));
+}
