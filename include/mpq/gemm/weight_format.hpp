@@ -58,6 +58,7 @@ struct weight_format_info {
     double scale_bits_per_group; ///< nominal scale storage per group (bits)
 };
 
+/// The constants of format f (code width, scale group and encoding, code multiplier).
 constexpr weight_format_info info(weight_format f) {
     switch (f) {
     case weight_format::mxint4: return {"mxint4", 4, 32, scale_storage::e8m0, true, true, 0.25f, 8};
@@ -76,6 +77,7 @@ constexpr weight_format_info info(weight_format f) {
     return {"?", 32, 32, scale_storage::none, false, false, 1, 0};
 }
 
+/// The format's name: "mxint4", "nvfp4", "bf16", ...
 constexpr std::string_view to_string(weight_format f) { return info(f).name; }
 
 /// Parses a name printed by to_string; throws std::invalid_argument naming the text.
