@@ -5,7 +5,7 @@
 #include <mpq/version.hpp>
 #include <mpq/numeric.hpp>
 #include <mpq/format.hpp>
-// kernel: SIMD quantize / dequantize
+#include <mpq/kernel.hpp>
 #include <mpq/gemm.hpp>
 #include <mpq/mixed.hpp>
 #include <mpq/io.hpp>
