@@ -108,9 +108,10 @@ TEST_CASE("block_proxy shares a matmul's sensitivity by error", "[experiment]") 
     CHECK(p[1] == Approx(0.225));
     CHECK(p[2] == 0.0); // no error in the matmul: nothing to share
     CHECK(p[3] == 0.0);
-    CHECK_THROWS_AS(ex::block_proxy(matmuls, {0.1}, matmul_error, blocks, block_error), std::invalid_argument);
+    const std::vector<double> one = {0.1};
+    CHECK_THROWS_AS(ex::block_proxy(matmuls, one, matmul_error, blocks, block_error), std::invalid_argument);
     const std::vector<mixed::component> stray = {{"l1", "a", 0, 2}};
-    CHECK_THROWS_AS(ex::block_proxy(matmuls, sensitivity, matmul_error, stray, {1.0}), std::invalid_argument);
+    CHECK_THROWS_AS(ex::block_proxy(matmuls, sensitivity, matmul_error, stray, one), std::invalid_argument);
 }
 
 TEST_CASE("plan_scorer evaluates each plan once", "[experiment]") {
