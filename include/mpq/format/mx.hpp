@@ -115,14 +115,7 @@ template <class Element, class IndexOf>
 constexpr std::uint8_t mx_quantize_block_ref(std::span<const float> values,
                                              std::span<std::uint32_t> codes,
                                              const quantize_options& options, IndexOf index_of) {
-    std::uint32_t amax_bits = 0; // |v| compared as integers: exact, and NaN-safe
-    bool finite = true;
-    for (float v : values) {
-        const std::uint32_t magnitude = detail::bits_of(v) & detail::f32_abs_mask;
-        finite = finite && magnitude < detail::f32_inf_bits;
-        amax_bits = std::max(amax_bits, magnitude);
-    }
-    const float amax = detail::float_of(amax_bits);
+    const auto [amax, finite] = detail::measure_group(values.size(), [&](std::size_t k) { return values[k]; });
     if (!finite) {
         for (auto& c : codes) c = 0;
         return e8m0::nan_code;

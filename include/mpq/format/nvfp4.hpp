@@ -84,15 +84,9 @@ inline void quantize_ref(const nvfp4&, std::span<const float> input, quantized_v
         for (std::size_t b = 0; b < g.groups_per_lane(); ++b) {
             const std::size_t n = g.group_length(b);
             auto index = [&](std::size_t k) { return g.row_of(lane, b, k) * g.cols + g.col_of(lane, b, k); };
-            std::uint32_t amax_bits = 0;
-            bool finite = true;
-            for (std::size_t k = 0; k < n; ++k) {
-                const std::uint32_t m = detail::bits_of(input[index(k)]) & detail::f32_abs_mask;
-                finite = finite && m < detail::f32_inf_bits;
-                amax_bits = std::max(amax_bits, m);
-            }
+            const auto [amax, finite] = detail::measure_group(n, [&](std::size_t k) { return input[index(k)]; });
             const std::uint8_t scale =
-                finite ? nvfp4::block_scale_code(detail::float_of(amax_bits), tensor_scale)
+                finite ? nvfp4::block_scale_code(amax, tensor_scale)
                        : static_cast<std::uint8_t>(ue4m3_layout::nan_code);
             out.scales[g.scale_index(lane, b)] = scale;
             const float multiplier = ue4m3::decode(scale) * tensor_scale;

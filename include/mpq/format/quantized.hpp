@@ -8,6 +8,7 @@
 #include <mpq/format/scale_rule.hpp>
 #include <mpq/numeric/rounding.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <cstdint>
 #include <span>
@@ -98,6 +99,29 @@ struct basic_quantized_view {
 
 template <class Format>
 using quantized_view = basic_quantized_view<Format, true>;
+
+namespace detail {
+
+/// Largest magnitude of a scale group (compared as integers: exact and NaN-safe) and whether
+/// every value is finite; `value_of(k)` yields value k of `count`.
+struct group_extent {
+    float amax;
+    bool finite;
+};
+
+template <class ValueOf>
+constexpr group_extent measure_group(std::size_t count, ValueOf value_of) {
+    std::uint32_t amax_bits = 0;
+    bool finite = true;
+    for (std::size_t k = 0; k < count; ++k) {
+        const std::uint32_t magnitude = bits_of(value_of(k)) & f32_abs_mask;
+        finite = finite && magnitude < f32_inf_bits;
+        amax_bits = std::max(amax_bits, magnitude);
+    }
+    return {float_of(amax_bits), finite};
+}
+
+} // namespace detail
 template <class Format>
 using quantized_const_view = basic_quantized_view<Format, false>;
 

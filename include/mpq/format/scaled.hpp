@@ -108,18 +108,12 @@ namespace detail {
 template <class Element, class IndexOf, class Store>
 float quantize_absmax_group(std::span<const float> input, std::size_t count, IndexOf index_of,
                             Store store, const quantize_options& options) {
-    std::uint32_t amax_bits = 0;
-    bool finite = true;
-    for (std::size_t k = 0; k < count; ++k) {
-        const std::uint32_t m = bits_of(input[index_of(k)]) & f32_abs_mask;
-        finite = finite && m < f32_inf_bits;
-        amax_bits = std::max(amax_bits, m);
-    }
+    const auto [amax, finite] = measure_group(count, [&](std::size_t k) { return input[index_of(k)]; });
     if (!finite) {
         for (std::size_t k = 0; k < count; ++k) store(index_of(k), 0U);
         return std::numeric_limits<float>::quiet_NaN();
     }
-    const float scale = absmax_scale<Element>(float_of(amax_bits));
+    const float scale = absmax_scale<Element>(amax);
     const counter_random random{options.seed};
     for (std::size_t k = 0; k < count; ++k) {
         const std::size_t i = index_of(k);
