@@ -14,6 +14,7 @@
 #include <mpq/format/geometry.hpp>
 #include <mpq/format/quantized.hpp>
 #include <mpq/kernel/element_encode.hpp>
+#include <mpq/kernel/nearest_even.hpp>
 #include <mpq/kernel/parallel.hpp>
 #include <mpq/kernel/policy.hpp>
 #include <mpq/kernel/simd_ops.hpp>
@@ -22,9 +23,21 @@
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
+#include <type_traits>
 #include <vector>
 
 namespace mpq::kernel::detail {
+
+/// Element values of code lanes: a register permute of the 16-entry table for 4-bit codes
+/// where the ISA has one (AVX2, AVX-512), arithmetic decoding (nearest_even.hpp) otherwise.
+template <class Element, class A>
+MPQ_KERNEL_INLINE float_batch<A> decode_lanes(const int_batch<A>& code) {
+    if constexpr (Element::code_count == 16 && (std::is_base_of_v<xsimd::avx2, A> || std::is_base_of_v<xsimd::avx512f, A>)) {
+        return lookup<Element::code_count, A>(decode_table<Element>.data(), code, A{});
+    } else {
+        return lane_decoder<Element>::template decode<A>(code);
+    }
+}
 
 /// Elements per row piece: whole groups (unless the scale is tensor-wide) and a multiple of 4,
 /// so every piece starts on a fresh byte of packed 4- and 6-bit codes.
@@ -59,6 +72,8 @@ struct block_job {
 
     std::size_t piece = 1;
     std::size_t pieces_per_row = 0;
+    /// Whether nearest-even rounding may take the fast path (set by run()).
+    bool fast_environment = false;
 
     void plan() {
         piece = piece_length(g.group, g.cols, fixed != nullptr);
@@ -77,9 +92,20 @@ struct block_job {
         return lane_encoder<element>::template encode<Mode, A>(xsimd::bitwise_cast<int_batch<A>>(y), exponent, random);
     }
 
-    MPQ_KERNEL_INLINE float_batch<A> decode(const int_batch<A>& code) const {
-        return lookup<table_size, A>(decode_table<element>.data(), code, A{});
+    /// The fast path's encode (nearest_even.hpp): round-to-nearest-even only.
+    MPQ_KERNEL_INLINE int_batch<A> encode_fast(const float_batch<A>& x, const float_batch<A>& fast_multiplier,
+                                               const float_batch<A>& divisor) const {
+        float_batch<A> y = x;
+        if constexpr (P::divides) {
+            y = x / divisor;
+            if constexpr (nearest_even_encoder<element>::input_exponent != 0) y = y * fast_multiplier;
+        } else {
+            y = x * fast_multiplier;
+        }
+        return nearest_even_encoder<element>::template encode<A>(y);
     }
+
+    MPQ_KERNEL_INLINE float_batch<A> decode(const int_batch<A>& code) const { return decode_lanes<element, A>(code); }
 
     template <rounding Mode>
     void run_task(std::size_t t) const {
@@ -110,18 +136,18 @@ struct block_job {
                     store_partial<A>(y + at, decode(code) * multiplier, count);
                 }
             };
-            std::size_t i = 0;
-            for (; i + N <= n; i += N) {
-                const int_batch<A> code = gp.zero ? int_batch<A>(0)
-                                                  : encode<Mode>(float_batch<A>::load_unaligned(x + s + i),
-                                                                 exponent, divisor, base + s + i);
-                emit(code, N, s + i);
-            }
-            if (i < n) {
-                const int_batch<A> code = gp.zero ? int_batch<A>(0)
-                                                  : encode<Mode>(load_partial<A>(x + s + i, n - i), exponent,
-                                                                 divisor, base + s + i);
-                emit(code, n - i, s + i);
+            auto loop = [&](auto code_of) {
+                std::size_t i = 0;
+                for (; i + N <= n; i += N) emit(code_of(float_batch<A>::load_unaligned(x + s + i), s + i), N, s + i);
+                if (i < n) emit(code_of(load_partial<A>(x + s + i, n - i), s + i), n - i, s + i);
+            };
+            if (gp.zero) {
+                loop([](const float_batch<A>&, std::size_t) { return int_batch<A>(0); });
+            } else if (Mode == rounding::nearest_even && fast_environment && gp.fast) {
+                const float_batch<A> fast_multiplier(gp.fast_multiplier);
+                loop([&](const float_batch<A>& v, std::size_t) { return encode_fast(v, fast_multiplier, divisor); });
+            } else {
+                loop([&](const float_batch<A>& v, std::size_t at) { return encode<Mode>(v, exponent, divisor, base + at); });
             }
         };
         if (fixed != nullptr) {
@@ -143,7 +169,8 @@ struct block_job {
         const std::size_t cols = g.cols, r0 = gb * g.group, nr = g.group_length(gb);
         const std::size_t padded = (cols + N - 1) / N * N;
         std::vector<std::int32_t> amax(padded, 0), exponent(padded, 0), zero(padded, -1);
-        std::vector<float> divisor(padded, 1.0f), multiplier(padded, 1.0f);
+        std::vector<float> divisor(padded, 1.0f), multiplier(padded, 1.0f), fast_multiplier(padded, 1.0f);
+        bool fast = Mode == rounding::nearest_even && fast_environment;
         const int_batch<A> abs_mask(0x7fffffff);
         for (std::size_t r = r0; r < r0 + nr; ++r) {
             const float* x = input + r * input_stride;
@@ -163,6 +190,8 @@ struct block_job {
             exponent[c] = gp.exponent;
             divisor[c] = gp.divisor;
             multiplier[c] = gp.multiplier;
+            fast_multiplier[c] = gp.fast_multiplier;
+            fast = fast && gp.fast;
             zero[c] = gp.zero ? -1 : 0;
         }
         for (std::size_t r = r0; r < r0 + nr; ++r) {
@@ -174,8 +203,11 @@ struct block_job {
                 const std::size_t count = std::min(N, cols - c);
                 const float_batch<A> v = count == N ? float_batch<A>::load_unaligned(x + c)
                                                     : load_partial<A>(x + c, count);
-                int_batch<A> code = encode<Mode>(v, int_batch<A>::load_unaligned(exponent.data() + c),
-                                                 float_batch<A>::load_unaligned(divisor.data() + c), base + c);
+                int_batch<A> code =
+                    fast ? encode_fast(v, float_batch<A>::load_unaligned(fast_multiplier.data() + c),
+                                       float_batch<A>::load_unaligned(divisor.data() + c))
+                         : encode<Mode>(v, int_batch<A>::load_unaligned(exponent.data() + c),
+                                        float_batch<A>::load_unaligned(divisor.data() + c), base + c);
                 code = code & ~int_batch<A>::load_unaligned(zero.data() + c);
                 if (y == nullptr) {
                     stage.put(code, count);
@@ -189,7 +221,8 @@ struct block_job {
         }
     }
 
-    void run(const parallel_options& parallel) const {
+    void run(const parallel_options& parallel) {
+        fast_environment = options.round == rounding::nearest_even && default_float_environment();
         switch (options.round) {
         case rounding::nearest_even: run_pieces(task_count(), parallel, [this](std::size_t t) { run_task<rounding::nearest_even>(t); }); break;
         case rounding::nearest_away: run_pieces(task_count(), parallel, [this](std::size_t t) { run_task<rounding::nearest_away>(t); }); break;

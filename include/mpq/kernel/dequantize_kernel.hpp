@@ -39,7 +39,7 @@ struct dequantize_job {
     std::size_t task_count() const { return by_rows() ? g.rows * pieces_per_row : g.groups_per_lane(); }
 
     float_batch<A> decode_at(const std::uint8_t* stage) const {
-        return lookup<element::code_count, A>(decode_table<element>.data(), load_code_bytes<A>(stage, A{}), A{});
+        return decode_lanes<element, A>(load_code_bytes<A>(stage, A{}));
     }
 
     /// Decodes elements [s, s + n) of a row whose codes for [w, ...) are in `stage`.

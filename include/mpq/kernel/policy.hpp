@@ -9,6 +9,7 @@
 #include <mpq/format/nvfp4.hpp>
 #include <mpq/format/scaled.hpp>
 #include <mpq/kernel/element_encode.hpp>
+#include <mpq/kernel/nearest_even.hpp>
 
 #include <array>
 #include <cstdint>
@@ -22,6 +23,10 @@ struct group_params {
     float divisor = 1.0f;      ///< elements encode x / divisor (formats with float scales)
     float multiplier = 1.0f;   ///< decode multiplier: value = decode(code) * multiplier
     bool zero = false;         ///< store code 0 for every element (NaN/Inf blocks, NVFP4 underflow)
+    /// Fast path (nearest_even.hpp): elements encode x * fast_multiplier (after the division
+    /// by `divisor`, for formats that divide); false when that multiplier is not a float.
+    bool fast = true;
+    float fast_multiplier = 1.0f;
 };
 
 /// Value of every code of an element type, for table look-ups.
@@ -52,6 +57,11 @@ struct policy<mx<Element, dynamic_block_size>> {
         }
         p.exponent = static_cast<std::int32_t>(scale) - e8m0::bias;
         p.multiplier = e8m0::decode(scale);
+        // x * 2^(F - E) in one multiply; 2^(F - E) >= 2^-127 is always a float, so only the
+        // upper end needs a check.
+        const int fast_exponent = nearest_even_encoder<Element>::input_exponent - p.exponent;
+        p.fast = fast_exponent <= 127;
+        if (p.fast) p.fast_multiplier = power_of_two(fast_exponent);
         return p;
     }
     static float multiplier(scale_type scale, float) { return e8m0::decode(scale); }
@@ -73,6 +83,7 @@ struct policy<nvfp4> {
         p.multiplier = ue4m3::decode(scale) * tensor_scale;
         p.divisor = p.multiplier;
         p.zero = !finite || scale == 0 || p.multiplier == 0.0f;
+        p.fast_multiplier = power_of_two(nearest_even_encoder<element>::input_exponent);
         return p;
     }
     static float multiplier(scale_type scale, float tensor_scale) {
@@ -96,6 +107,7 @@ struct absmax_policy {
         }
         p.divisor = scale;
         p.multiplier = scale;
+        p.fast_multiplier = power_of_two(nearest_even_encoder<Element>::input_exponent);
         return p;
     }
     static float multiplier(scale_type scale, float) { return scale; }
