@@ -106,6 +106,19 @@ void check_gemm(std::size_t m, const std::vector<float>& w_values, const precisi
     }
 }
 
+} // namespace
+
+// Every set of small-M kernels this build compiles (each is tested, not only the one gemm uses).
+#if MPQ_GEMM_HAVE_AVX512
+#define MPQ_TEST_GEMM_KERNELS xsimd::generic, xsimd::fma3<xsimd::avx2>, detail::avx512_vnni
+#elif MPQ_GEMM_HAVE_AVX2
+#define MPQ_TEST_GEMM_KERNELS xsimd::generic, xsimd::fma3<xsimd::avx2>
+#else
+#define MPQ_TEST_GEMM_KERNELS xsimd::generic
+#endif
+
+namespace {
+
 constexpr std::array all_activations{activation_format::f32, activation_format::mxint8, activation_format::mxint4,
                                      activation_format::mxfp8_e4m3};
 
@@ -199,8 +212,8 @@ TEST_CASE("packed activations equal the library's fake quantization", "[gemm]") 
     }
 }
 
-TEMPLATE_TEST_CASE("gemm: every uniform format, every activation format, ragged shapes", "[gemm]", xsimd::generic,
-                   detail::gemm_arch) {
+TEMPLATE_TEST_CASE("gemm: every uniform format, every activation format, ragged shapes", "[gemm]",
+                   MPQ_TEST_GEMM_KERNELS) {
     const std::size_t n = 21, k = 83;
     const std::vector<float> w = random_values(n * k, 11);
     for (weight_format f : all_weight_formats) {
@@ -213,7 +226,7 @@ TEMPLATE_TEST_CASE("gemm: every uniform format, every activation format, ragged 
     }
 }
 
-TEMPLATE_TEST_CASE("gemm: random block-wise maps at Qr 0, 0.5, 0.9, 1", "[gemm]", xsimd::generic, detail::gemm_arch) {
+TEMPLATE_TEST_CASE("gemm: random block-wise maps at Qr 0, 0.5, 0.9, 1", "[gemm]", MPQ_TEST_GEMM_KERNELS) {
     const std::array lows{weight_format::mxint4, weight_format::mxfp4, weight_format::nvfp4, weight_format::int4_vector};
     const std::array highs{weight_format::bf16, weight_format::fp16, weight_format::fp32};
     std::uint32_t seed = 100;
@@ -332,3 +345,59 @@ TEST_CASE("gemm: NaN in a weight block or an activation block reaches only the o
         }
     }
 }
+
+TEMPLATE_TEST_CASE("gemm: decode shapes of a small model (K 64 and 172, M 1..5, blocks of rows)", "[gemm]",
+                   MPQ_TEST_GEMM_KERNELS) {
+    // The shapes of stories260K's layers plus ragged N, through every activation grouping
+    // (M = 1..5) and both thread counts, uniform and block-wise maps.
+    std::uint32_t seed = 300;
+    for (std::size_t k : {64, 172}) {
+        for (std::size_t n : {64, 172, 37, 9}) {
+            const std::vector<float> w = random_values(n * k, seed);
+            const std::array maps{precision_map::uniform(n, k, weight_format::mxint4),
+                                  precision_map::uniform(n, k, weight_format::mxint8),
+                                  precision_map::random_blockwise(n, k, 16, 32, weight_format::mxint4, weight_format::bf16,
+                                                                  0.9, seed),
+                                  precision_map::random_blockwise(n, k, 3, 64, weight_format::nvfp4, weight_format::fp16,
+                                                                  0.5, seed)};
+            for (const precision_map& map : maps) {
+                for (activation_format act : {activation_format::f32, activation_format::mxint4, activation_format::mxint8}) {
+                    for (std::size_t m : {1, 2, 3, 5}) {
+                        for (std::size_t threads : {1, 2}) {
+                            INFO("K=" << k << " N=" << n << " tile rows " << map.tile_rows() << " Qr " << map.qr() << " "
+                                      << to_string(act) << " M=" << m << " threads " << threads);
+                            check_gemm<TestType>(m, w, map, act, threads, seed + static_cast<std::uint32_t>(m));
+                        }
+                    }
+                }
+            }
+            ++seed;
+        }
+    }
+}
+
+#if MPQ_GEMM_HAVE_AVX512
+TEST_CASE("gemm (AVX-512 kernels): a row of C does not depend on M or the other rows", "[gemm]") {
+    // The model's linear layers promise that a sequence gives the same numbers fed token by
+    // token (M = 1) or all at once: each output's operation sequence must ignore the grouping
+    // of activation rows and the blocking of weight rows.
+    const std::size_t n = 45, k = 172, m = 11;
+    const std::vector<float> wv = random_values(n * k, 41);
+    const std::vector<float> a = random_values(m * k, 42);
+    for (const precision_map& map : {precision_map::uniform(n, k, weight_format::mxint4),
+                                     precision_map::random_blockwise(n, k, 5, 32, weight_format::mxfp4, weight_format::bf16, 0.9, 3)}) {
+        const mixed_matrix w = mixed_matrix::quantize(wv, map);
+        for (activation_format act : {activation_format::f32, activation_format::mxint4, activation_format::mxint8}) {
+            gemm_options options;
+            options.activations = act;
+            std::vector<float> all(m * n), one(n);
+            detail::gemm_with<detail::avx512_vnni>(m, a, k, w, all, n, options);
+            for (std::size_t i = 0; i < m; ++i) {
+                detail::gemm_with<detail::avx512_vnni>(1, std::span<const float>(a).subspan(i * k, k), k, w, one, n, options);
+                INFO(to_string(act) << " row " << i);
+                for (std::size_t j = 0; j < n; ++j) REQUIRE(bits(one[j]) == bits(all[i * n + j]));
+            }
+        }
+    }
+}
+#endif

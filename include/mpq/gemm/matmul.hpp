@@ -54,7 +54,9 @@ inline void check_gemm_arguments(std::size_t m, std::span<const float> a, std::s
         fail("bias holds " + std::to_string(options.bias.size()) + " values, expected N = " + std::to_string(n));
 }
 
-#if MPQ_GEMM_HAVE_AVX2
+#if MPQ_GEMM_HAVE_AVX512
+using gemm_arch = avx512_vnni;
+#elif MPQ_GEMM_HAVE_AVX2
 using gemm_arch = xsimd::fma3<xsimd::avx2>;
 #else
 using gemm_arch = xsimd::generic;
@@ -84,7 +86,9 @@ void gemm_with(std::size_t m, std::span<const float> a, std::size_t lda, const m
         panel_gemm<Arch>(job, m, a.data(), lda, options.activations, options.threads);
         return;
     }
-    packed_activations packed;
+    // One buffer per thread, reused: a decode step calls the GEMM dozens of times on small
+    // matrices, where five allocations per call cost more than the product.
+    thread_local packed_activations packed;
     pack_activations(m, k, a.data(), lda, options.activations, packed);
     job.a = &packed;
     // Split over N in chunks of whole 16-row blocks; with few rows of W and many of A, over

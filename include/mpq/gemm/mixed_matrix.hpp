@@ -193,6 +193,7 @@ public:
         std::size_t run_count;
         std::size_t block_k;
         std::size_t cols;
+        std::size_t row_bytes;              ///< from this row to the next row of its group
 
         /// K-blocks [first, end) (all of one format) as one segment.
         weight_segment segment(std::size_t first, std::size_t end) const {
@@ -213,7 +214,8 @@ public:
                 runs_.data() + run_begin_[g],
                 run_begin_[g + 1] - run_begin_[g],
                 map_.block_k(),
-                map_.cols()};
+                map_.cols(),
+                group_row_bytes_[g]};
     }
 
     /// Value of weight (r, c), decoded exactly as dequantize of its format does.

@@ -17,8 +17,17 @@
 #define MPQ_GEMM_HAVE_AVX2 0
 #endif
 
+#if MPQ_GEMM_HAVE_AVX2 && defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__) && \
+    defined(__AVX512DQ__) && defined(__AVX512VNNI__)
+#include <mpq/gemm/detail/dot_avx512.hpp>
+#define MPQ_GEMM_HAVE_AVX512 1
+#else
+#define MPQ_GEMM_HAVE_AVX512 0
+#endif
+
 #include <array>
 #include <cstddef>
+#include <type_traits>
 
 namespace mpq::detail {
 
@@ -150,12 +159,108 @@ struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
 };
 #endif
 
+#if MPQ_GEMM_HAVE_AVX512
+/// Tag of the AVX-512 + VNNI kernels (not an xsimd arch: they use intrinsics directly).
+struct avx512_vnni {};
+
+/// C rows [m0, m0 + MR) at weight rows [n, n + valid), all of one row group (so they share
+/// its runs of one format). Short blocks repeat their last row up to R (computed and
+/// dropped), so they run the same code as full ones.
+template <int R, int MR>
+void avx512_block(const gemm_job& job, std::size_t m0, std::size_t n, std::size_t valid) {
+    const mixed_matrix& w = *job.w;
+    const decode_context ctx{w.nvfp4_scale_table().data()};
+    const mixed_matrix::row_view first = w.row(n);
+    std::array<std::size_t, R> row_offset;
+    for (std::size_t r = 0; r < static_cast<std::size_t>(R); ++r) row_offset[r] = std::min(r, valid - 1) * first.row_bytes;
+    __m512 acc[R][MR];
+    for (int r = 0; r < R; ++r)
+        for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
+    // Software prefetch of the next block's bytes only pays when W comes from DRAM.
+    constexpr std::size_t prefetch_min_bytes = std::size_t{8} << 20;
+    avx512::run_operands<R, MR> op;
+    op.prefetch = valid == R && w.storage_bytes() >= prefetch_min_bytes
+                      ? static_cast<std::ptrdiff_t>(first.row_bytes * R) : 0;
+    for (std::size_t ri = 0; ri < first.run_count; ++ri) {
+        const mixed_matrix::block_run run = first.runs[ri];
+        const std::size_t k = run.first * first.block_k;
+        const weight_segment s = first.segment(run.first, run.end);
+        for (int r = 0; r < R; ++r) {
+            op.codes[r] = s.codes + row_offset[r];
+            op.scales[r] = s.scales == nullptr ? nullptr : s.scales + row_offset[r];
+        }
+        op.units = (s.length + gemm_unit - 1) / gemm_unit;
+        for (int m = 0; m < MR; ++m) {
+            op.a[m] = job.a->row(m0 + m) + k;
+            if (job.integer_path) {
+                op.q[m] = job.a->code_row(m0 + m) + k;
+                op.sa[m] = job.a->scale_row(m0 + m) + k / gemm_unit;
+            }
+        }
+        with_format(s.format, [&]<weight_format F>() __attribute__((always_inline)) {
+            if constexpr (info(F).integer_codes) {
+                if (job.integer_path) {
+                    avx512::run_int<F, R, MR>(op, ctx, acc);
+                    return;
+                }
+            }
+            avx512::run_float<F, R, MR>(op, ctx, acc);
+        });
+    }
+    for (int m = 0; m < MR; ++m) {
+        __m512 v[8];
+        for (int r = 0; r < 8; ++r) v[r] = r < R ? acc[r][m] : _mm512_setzero_ps();
+        const __m256 sums = avx512::reduce8(v);
+        float* out = job.c + (m0 + m) * job.ldc + n;
+        if (R == 8 && valid == 8) { // the same operations as store_result, 8 outputs at once
+            __m256 y = job.bias != nullptr ? _mm256_add_ps(sums, _mm256_loadu_ps(job.bias + n)) : sums;
+            if (job.accumulate) y = _mm256_add_ps(_mm256_loadu_ps(out), y);
+            _mm256_storeu_ps(out, y);
+        } else {
+            alignas(32) float lanes[8];
+            _mm256_store_ps(lanes, sums);
+            for (std::size_t r = 0; r < valid; ++r) store_result(job, m0 + m, n + r, lanes[r]);
+        }
+    }
+}
+
+/// Rows [m0, m0 + MR) x weight rows [n0, n1), in blocks of up to R rows of one row group.
+template <int R, int MR>
+void avx512_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std::size_t n1) {
+    const std::size_t tile_rows = job.w->map().tile_rows();
+    std::size_t group_end = (n0 / tile_rows + 1) * tile_rows;
+    for (std::size_t n = n0; n < n1;) {
+        if (n >= group_end) group_end += tile_rows;
+        const std::size_t count = std::min<std::size_t>(R, std::min(n1, group_end) - n);
+        avx512_block<R, MR>(job, m0, n, count);
+        n += count;
+    }
+}
+#endif
+
 /// Rows [m0, m1) x columns [n0, n1) of C, in groups of 8, 4, 2, 1 activation rows. Blocks of
 /// 64 activation rows stay in L2 while blocks of 16 weight rows stay in L1 across the groups.
 template <class Arch>
 void dot_range(const gemm_job& job, std::size_t m0, std::size_t m1, std::size_t n0, std::size_t n1) {
     constexpr std::size_t n_block = 16;
     constexpr std::size_t m_block = 64;
+#if MPQ_GEMM_HAVE_AVX512
+    if constexpr (std::is_same_v<Arch, avx512_vnni>) {
+        // Groups of 4, 2, 1 activation rows against blocks of 4 or 8 weight rows: at most 16
+        // accumulators. The result of an output does not depend on the grouping.
+        for (std::size_t mb = m0; mb < m1; mb += m_block) {
+            const std::size_t me = std::min(m1, mb + m_block);
+            for (std::size_t nb = n0; nb < n1; nb += n_block) {
+                const std::size_t ne = std::min(n1, nb + n_block);
+                std::size_t m = mb;
+                for (; m + 4 <= me; m += 4) avx512_rows<4, 4>(job, m, nb, ne);
+                if (m + 2 <= me) { avx512_rows<8, 2>(job, m, nb, ne); m += 2; }
+                if (m < me) avx512_rows<8, 1>(job, m, nb, ne);
+            }
+        }
+        return;
+    } else
+#endif
     for (std::size_t mb = m0; mb < m1; mb += m_block) {
         const std::size_t me = std::min(m1, mb + m_block);
         for (std::size_t nb = n0; nb < n1; nb += n_block) {

@@ -163,12 +163,21 @@ inline void panel_range(const gemm_job& job, const float* a, std::size_t lda, st
 
 #endif
 
+/// Whether Arch's large-M float path is the AVX2 panel micro-kernel (the AVX-512 kernels
+/// cover the small-M path only).
+template <class Arch>
+inline constexpr bool uses_avx2_panels = std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>
+#if MPQ_GEMM_HAVE_AVX512
+                                         || std::is_same_v<Arch, avx512_vnni>
+#endif
+    ;
+
 /// Large-M float GEMM (activations float32 or fake-quantized to MXFP8).
 template <class Arch>
 void panel_gemm(gemm_job& job, std::size_t m, const float* a, std::size_t lda, activation_format activations,
                 std::size_t threads) {
-    packed_activations packed;
-    if (activations != activation_format::f32 || !std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>) {
+    thread_local packed_activations packed;
+    if (activations != activation_format::f32 || !uses_avx2_panels<Arch>) {
         pack_activations(m, job.w->cols(), a, lda, activations, packed);
         a = packed.values.data();
         lda = packed.ld;
@@ -176,7 +185,7 @@ void panel_gemm(gemm_job& job, std::size_t m, const float* a, std::size_t lda, a
     }
     const std::size_t n = job.w->rows();
 #if MPQ_GEMM_HAVE_AVX2
-    if constexpr (std::is_same_v<Arch, xsimd::fma3<xsimd::avx2>>) {
+    if constexpr (uses_avx2_panels<Arch>) {
         const std::size_t strips = (n + panel_nr - 1) / panel_nr;
         if (strips >= 2 * threads || m < 2 * panel_mr * threads) {
             run_parallel(threads, threads, [&](std::size_t p) {

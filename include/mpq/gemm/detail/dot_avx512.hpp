@@ -1,0 +1,242 @@
+// AVX-512 (F, BW, DQ, VL) + VNNI kernels of the small-M path: a block of up to 8 weight
+// rows that share one run structure (rows of one row group) against MR activation rows.
+//
+// Why blocks of rows: for GEMV and small K (a decode step of a small model has K = 64), a
+// one-row kernel pays the format dispatch, the run loop and a horizontal sum per 64
+// multiply-adds. Here the dispatch is paid once per run per block, each activation unit is
+// loaded once per block, and the 8 row sums are reduced together by a transposing add tree.
+//
+// Float path: each 32-element unit decodes to two 16-lane vectors (4-bit codes through a
+// 16-entry float table with vpermps, 8-bit integers by widening, FP8 via binary16, BF16 by a
+// shift, FP16 by vcvtph2ps, FP32 as is), multiplied by the activations, times the unit's scale
+// into the running sum.
+// Integer path (W integer-coded, A in MXINT8/MXINT4): vpdpbusd takes unsigned bytes times
+// signed bytes, so weights are biased to unsigned (4-bit: value + 8, or 2v + 12 for E2M1;
+// 8-bit: value + 128) and the accumulator starts at -bias * (sum of the 4 activation bytes of
+// each lane), computed once per unit and block. Exact int32 sums per 4 elements, then one
+// conversion and one fused multiply-add with the product of the two scales.
+//
+// Every output's operation sequence depends only on its own row of W and row of A: never on
+// the block size, the number of activation rows taken together, or the thread split.
+#pragma once
+
+#include <mpq/gemm/detail/scales.hpp>
+
+#include <immintrin.h>
+
+#include <array>
+#include <cstdint>
+
+namespace mpq::detail::avx512 {
+
+#define MPQ_GEMM_INLINE512 inline __attribute__((always_inline))
+
+/// Weight rows per block.
+inline constexpr int block_rows = 8;
+
+/// Whether the 4-bit codes of F are E2M1 (decoded to 2v) rather than two's complement integers.
+template <weight_format F>
+constexpr bool e2m1_codes() {
+    return F == weight_format::mxfp4 || F == weight_format::nvfp4 || F == weight_format::fp4_vector;
+}
+
+/// Pre-scale value (see kernel_code_value) of 4-bit code c of F, as an integer.
+template <weight_format F>
+constexpr int nibble_value(std::uint32_t c) {
+    if constexpr (e2m1_codes<F>()) {
+        constexpr int twice[8] = {0, 1, 2, 3, 4, 6, 8, 12};
+        return c < 8 ? twice[c] : -twice[c - 8];
+    } else {
+        return c < 8 ? static_cast<int>(c) : static_cast<int>(c) - 16;
+    }
+}
+
+/// 16-entry float table of the pre-scale values of the 4-bit codes of F.
+template <weight_format F>
+MPQ_GEMM_INLINE512 __m512 nibble_float_table() {
+    alignas(64) static constexpr auto table = [] {
+        std::array<float, 16> t{};
+        for (std::uint32_t c = 0; c < 16; ++c) t[c] = static_cast<float>(nibble_value<F>(c));
+        return t;
+    }();
+    return _mm512_load_ps(table.data());
+}
+
+/// The 32 pre-scale values of a unit (see kernel_code_value): elements 0..15 and 16..31.
+template <weight_format F>
+MPQ_GEMM_INLINE512 void unit_values(const std::uint8_t* codes, __m512& lo, __m512& hi) {
+    constexpr weight_format_info i = info(F);
+    if constexpr (i.code_bits == 4) {
+        // Byte j holds element j (low nibble) and j + 16 (high nibble); vpermps reads only
+        // the low 4 bits of each index.
+        const __m512i bytes = _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes)));
+        const __m512 table = nibble_float_table<F>();
+        lo = _mm512_permutexvar_ps(bytes, table);
+        hi = _mm512_permutexvar_ps(_mm512_srli_epi32(bytes, 4), table);
+    } else if constexpr (i.integer_codes) { // 8-bit integers
+        lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes))));
+        hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16))));
+    } else if constexpr (i.code_bits == 8) { // FP8 through binary16 (see the AVX2 kernels)
+        auto fp8x16 = [](const std::uint8_t* p) __attribute__((always_inline)) {
+            const __m256i x = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
+            if constexpr (F == weight_format::mxfp8_e5m2) {
+                return _mm512_cvtph_ps(_mm256_slli_epi16(x, 8));
+            } else {
+                const __m256i sign = _mm256_slli_epi16(_mm256_and_si256(x, _mm256_set1_epi16(0x80)), 8);
+                const __m256i magnitude = _mm256_slli_epi16(_mm256_and_si256(x, _mm256_set1_epi16(0x7F)), 7);
+                return _mm512_mul_ps(_mm512_cvtph_ps(_mm256_or_si256(sign, magnitude)), _mm512_set1_ps(256.0f));
+            }
+        };
+        lo = fp8x16(codes);
+        hi = fp8x16(codes + 16);
+    } else if constexpr (F == weight_format::bf16) {
+        const auto* p = reinterpret_cast<const __m256i*>(codes);
+        lo = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(p)), 16));
+        hi = _mm512_castsi512_ps(_mm512_slli_epi32(_mm512_cvtepu16_epi32(_mm256_loadu_si256(p + 1)), 16));
+    } else if constexpr (F == weight_format::fp16) {
+        const auto* p = reinterpret_cast<const __m256i*>(codes);
+        lo = _mm512_cvtph_ps(_mm256_loadu_si256(p));
+        hi = _mm512_cvtph_ps(_mm256_loadu_si256(p + 1));
+    } else {
+        const auto* f = reinterpret_cast<const float*>(codes);
+        lo = _mm512_loadu_ps(f);
+        hi = _mm512_loadu_ps(f + 16);
+    }
+}
+
+/// Bias that makes the integer codes of F unsigned for vpdpbusd.
+template <weight_format F>
+constexpr int unsigned_bias() {
+    if constexpr (info(F).code_bits == 8) return 128;
+    else if constexpr (e2m1_codes<F>()) return 12; // 2v in [-12, 12]
+    else return 8;
+}
+
+/// The 32 codes of a unit of an integer-coded format as biased unsigned bytes, in element order.
+template <weight_format F>
+MPQ_GEMM_INLINE512 __m256i unit_biased_u8(const std::uint8_t* codes) {
+    if constexpr (info(F).code_bits == 4) {
+        alignas(32) static constexpr auto table = [] {
+            std::array<std::int8_t, 32> t{};
+            for (std::uint32_t c = 0; c < 32; ++c)
+                t[c] = static_cast<std::int8_t>(nibble_value<F>(c % 16) + unsigned_bias<F>());
+            return t;
+        }();
+        const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes));
+        const __m128i mask = _mm_set1_epi8(0x0F);
+        const __m128i lo = _mm_and_si128(raw, mask);
+        const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
+        return _mm256_shuffle_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(table.data())),
+                                   _mm256_set_m128i(hi, lo));
+    } else {
+        return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes)), _mm256_set1_epi8(-128));
+    }
+}
+
+/// Pointers of one run for the R rows of a block and MR activation rows.
+template <int R, int MR>
+struct run_operands {
+    std::array<const std::uint8_t*, R> codes;
+    std::array<const std::uint8_t*, R> scales;
+    std::size_t units = 0;
+    std::array<const float*, MR> a;         ///< float activations at the run's first column
+    std::array<const std::int8_t*, MR> q;   ///< int8 activation codes (integer path)
+    std::array<const float*, MR> sa;        ///< activation unit scales (integer path)
+    std::ptrdiff_t prefetch = 0;            ///< bytes from a row's codes to prefetch (0: none)
+};
+
+/// acc[r][m] += W run row r . A[m] (float path).
+template <weight_format F, int R, int MR>
+MPQ_GEMM_INLINE512 void run_float(const run_operands<R, MR>& op, const decode_context& ctx,
+                                  __m512 (&acc_out)[R][MR]) {
+    constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
+    // Fresh accumulators per run, added at the end (as in the AVX2 kernels): each output's
+    // sequence is the same whatever the block.
+    __m512 acc[R][MR];
+    for (int r = 0; r < R; ++r)
+        for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
+    for (std::size_t u = 0; u < op.units; ++u) {
+        const std::size_t k = u * gemm_unit;
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            const std::uint8_t* codes = op.codes[r] + u * unit_bytes;
+            if (op.prefetch != 0) _mm_prefetch(reinterpret_cast<const char*>(codes + op.prefetch), _MM_HINT_T0);
+            __m512 wlo, whi;
+            unit_values<F>(codes, wlo, whi);
+            weight_segment s{F, op.codes[r], op.scales[r], 0};
+            float lo, hi;
+            unit_scales<F>(s, u, ctx, lo, hi);
+#pragma GCC unroll 8
+            for (int m = 0; m < MR; ++m) {
+                const __m512 alo = _mm512_loadu_ps(op.a[m] + k), ahi = _mm512_loadu_ps(op.a[m] + k + 16);
+                if constexpr (info(F).group == 16) {
+                    acc[r][m] = _mm512_fmadd_ps(_mm512_mul_ps(wlo, alo), _mm512_set1_ps(lo), acc[r][m]);
+                    acc[r][m] = _mm512_fmadd_ps(_mm512_mul_ps(whi, ahi), _mm512_set1_ps(hi), acc[r][m]);
+                } else {
+                    const __m512 t = _mm512_fmadd_ps(whi, ahi, _mm512_mul_ps(wlo, alo));
+                    acc[r][m] = _mm512_fmadd_ps(t, _mm512_set1_ps(lo), acc[r][m]);
+                }
+            }
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int m = 0; m < MR; ++m) acc_out[r][m] = _mm512_add_ps(acc_out[r][m], acc[r][m]);
+}
+
+/// acc[r][m] += W run row r . A[m] (integer path, exact int32 per 4 elements).
+template <weight_format F, int R, int MR>
+MPQ_GEMM_INLINE512 void run_int(const run_operands<R, MR>& op, const decode_context& ctx, __m512 (&acc_out)[R][MR]) {
+    static_assert(info(F).integer_codes);
+    constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
+    const __m256i bias = _mm256_set1_epi8(static_cast<char>(unsigned_bias<F>()));
+    __m256 acc[R][MR];
+    for (int r = 0; r < R; ++r)
+        for (int m = 0; m < MR; ++m) acc[r][m] = _mm256_setzero_ps();
+    for (std::size_t u = 0; u < op.units; ++u) {
+        __m256i a[MR], start[MR];
+        __m256 sa[MR];
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) {
+            a[m] = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(op.q[m] + u * gemm_unit));
+            // -bias * (sum of each lane's 4 activation bytes): removes the weights' bias.
+            start[m] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, a[m]));
+            sa[m] = _mm256_set1_ps(op.sa[m][u]);
+        }
+#pragma GCC unroll 8
+        for (int r = 0; r < R; ++r) {
+            const std::uint8_t* codes = op.codes[r] + u * unit_bytes;
+            if (op.prefetch != 0) _mm_prefetch(reinterpret_cast<const char*>(codes + op.prefetch), _MM_HINT_T0);
+            const __m256i w = unit_biased_u8<F>(codes);
+            weight_segment s{F, op.codes[r], op.scales[r], 0};
+            float lo, hi;
+            unit_scales<F>(s, u, ctx, lo, hi);
+            // int32 lane j holds elements 4j..4j+3: lanes 0-3 are elements 0..15, 4-7 are 16..31.
+            const __m256 sw = info(F).group == 16 ? _mm256_set_m128(_mm_set1_ps(hi), _mm_set1_ps(lo)) : _mm256_set1_ps(lo);
+#pragma GCC unroll 8
+            for (int m = 0; m < MR; ++m) {
+                const __m256 dot = _mm256_cvtepi32_ps(_mm256_dpbusd_epi32(start[m], w, a[m]));
+                acc[r][m] = _mm256_fmadd_ps(dot, _mm256_mul_ps(sw, sa[m]), acc[r][m]);
+            }
+        }
+    }
+    for (int r = 0; r < R; ++r)
+        for (int m = 0; m < MR; ++m)
+            acc_out[r][m] = _mm512_add_ps(acc_out[r][m], _mm512_zextps256_ps512(acc[r][m]));
+}
+
+/// Sums of the 16 lanes of each of 8 vectors, in one vector: lanes i and i + 8 first, then a
+/// fixed pairwise tree. Each sum's tree involves only its own vector, so the result for one
+/// vector does not depend on the other seven (zero vectors pad short blocks).
+MPQ_GEMM_INLINE512 __m256 reduce8(const __m512 (&v)[8]) {
+    __m256 h[8];
+    for (int i = 0; i < 8; ++i)
+        h[i] = _mm256_add_ps(_mm512_castps512_ps256(v[i]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v[i]), 1)));
+    const __m256 p01 = _mm256_hadd_ps(h[0], h[1]), p23 = _mm256_hadd_ps(h[2], h[3]);
+    const __m256 p45 = _mm256_hadd_ps(h[4], h[5]), p67 = _mm256_hadd_ps(h[6], h[7]);
+    // q0 = [s0 s1 s2 s3 | s0' s1' s2' s3'] (low and high 128-bit halves of each sum)
+    const __m256 q0 = _mm256_hadd_ps(p01, p23), q1 = _mm256_hadd_ps(p45, p67);
+    const __m256 lo = _mm256_permute2f128_ps(q0, q1, 0x20), hi = _mm256_permute2f128_ps(q0, q1, 0x31);
+    return _mm256_add_ps(lo, hi);
+}
+
+} // namespace mpq::detail::avx512
