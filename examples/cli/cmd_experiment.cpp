@@ -24,6 +24,7 @@
 #include <cstdio>
 #include <filesystem>
 #include <fstream>
+#include <list>
 #include <map>
 #include <optional>
 #include <string>
@@ -45,11 +46,14 @@ struct settings {
     std::vector<mixed::granularity> granularities;
     std::vector<double> qrs;               ///< the Qr sweep, at every format and granularity
     std::size_t qr_sweep_block = 32;       ///< Qb of the block granularity in the Qr sweep
-    std::vector<std::size_t> qb_sweep;     ///< block sizes of the Qb sweep
-    std::vector<std::size_t> qb_formats;   ///< indices into formats swept over Qb
-    double qb_sweep_qr = 0.9;
+    std::vector<std::size_t> qb_sweep;     ///< block sizes of the Qb sweep (scale and mixing block)
+    std::vector<std::size_t> qb_formats;   ///< indices into formats swept over Qb (MX formats only)
+    std::vector<double> qb_sweep_qrs;      ///< the Qr of the Qb sweep
     std::size_t speed_steps = 256, speed_repeats = 3;
 };
+
+/// The MX scale block: the Qb sweep's contexts at this block are the Qr sweep's own.
+constexpr std::size_t mx_block = 32;
 
 const std::vector<ex::low_precision_setting> paper_formats = {{"mxint4", true}, {"mxfp4", false}, {"nvfp4", false}};
 const std::vector<mixed::granularity> all_granularities = {mixed::granularity::layer, mixed::granularity::matmul,
@@ -57,21 +61,22 @@ const std::vector<mixed::granularity> all_granularities = {mixed::granularity::l
 
 settings full_settings() {
     return {"default", 32, 128, 50, 50, paper_formats, all_granularities,
-            {0, 0.25, 0.5, 0.75, 0.9, 0.95, 1}, 32, {16, 32, 64, 128, 256}, {0}, 0.9, 256, 3};
+            {0, 0.25, 0.5, 0.75, 0.9, 0.95, 1}, 32, {16, 32, 64, 128, 256}, {0, 1}, {0.5, 0.9, 0.95}, 256, 3};
 }
 settings quick_settings() {
-    return {"quick", 12, 64, 6, 40, paper_formats, all_granularities, {0, 0.5, 0.9, 1}, 32, {32, 256}, {0}, 0.9, 64, 2};
+    return {"quick", 12, 64, 6, 40, paper_formats, all_granularities, {0, 0.5, 0.9, 1}, 32, {16, 64}, {0, 1}, {0.9}, 64, 2};
 }
 /// For the sanitizer build of CI: every code path, tiny sizes.
 settings smoke_settings() {
     return {"smoke", 3, 16, 3, 37, {{"mxint4", true}}, {mixed::granularity::layer, mixed::granularity::block},
-            {0.5, 1}, 256, {128, 256}, {0}, 0.5, 8, 1};
+            {0.5, 1}, 256, {128, 256}, {0}, {0.5}, 8, 1};
 }
 
 /// One measured point.
 struct row {
     std::string sweep;  ///< "qr" or "qb"
-    std::string format; ///< setting label
+    std::string format; ///< setting label of the format family ("mxint4 W+A")
+    std::string low_format; ///< the low format itself, with its block ("mxint4@16")
     std::string granularity;
     std::size_t qb = 0; ///< block granularity only (0 otherwise)
     std::string search; ///< "random" or "guided"
@@ -102,7 +107,9 @@ private:
 /// Everything the searches of one format share: its round trips and the matmul-wise probes
 /// that give block components their guided-search proxy.
 struct format_context {
+    std::string family; ///< label of the format without a block size ("mxint4 W+A")
     ex::round_trips trips;
+    mixed::format_choice low; ///< the plan entry of the low format ("mxint4@16", bits per weight)
     std::vector<double> matmul_sensitivity; ///< filled on first use
 };
 
@@ -116,7 +123,7 @@ public:
     /// The best random and guided plans at one point.
     void point(format_context& f, mixed::granularity g, std::size_t qb, double qr, const std::string& sweep) {
         const mixed::model_desc desc = mpq::llama::describe(reference_, g == mixed::granularity::block ? qb : 0);
-        const mixed::format_choice low = mixed::format_choice_of(f.trips.setting().format, 0, true);
+        const mixed::format_choice& low = f.low;
         const auto loss = scorer_.loss(f.trips);
         const std::string gname(mixed::to_string(g));
         const std::size_t qb_column = g == mixed::granularity::block ? qb : 0;
@@ -150,7 +157,8 @@ public:
     std::size_t evaluations() const { return scorer_.evaluations(); }
 
     static std::size_t count_searches(const settings& s) {
-        return 2 * (s.formats.size() * s.granularities.size() * s.qrs.size() + s.qb_formats.size() * s.qb_sweep.size());
+        return 2 * (s.formats.size() * s.granularities.size() * s.qrs.size() +
+                    s.qb_formats.size() * s.qb_sweep.size() * s.qb_sweep_qrs.size());
     }
 
 private:
@@ -161,8 +169,7 @@ private:
         const mixed::model_desc matmul_desc = mpq::llama::describe(reference_, 0);
         const auto matmuls = mixed::components(matmul_desc, mixed::granularity::matmul);
         if (f.matmul_sensitivity.empty()) {
-            const mixed::format_choice low = mixed::format_choice_of(f.trips.setting().format, 0, true);
-            auto plan = mixed::uniform_plan(matmul_desc, mixed::granularity::matmul, {high_, low}, 0);
+            auto plan = mixed::uniform_plan(matmul_desc, mixed::granularity::matmul, {high_, f.low}, 0);
             const double base = scorer_.score(f.trips, plan).cross_entropy;
             for (std::size_t i = 0; i < matmuls.size(); ++i) {
                 plan.assignment.assign(matmuls.size(), 0);
@@ -178,7 +185,8 @@ private:
                 const std::string& search, double qr, const mixed::search_result& r) {
         row x;
         x.sweep = sweep;
-        x.format = f.trips.setting().label();
+        x.format = f.family;
+        x.low_format = f.trips.setting().format;
         x.granularity = g;
         x.qb = qb;
         x.search = search;
@@ -285,27 +293,44 @@ int run(std::span<const std::string> args) {
     fmt::print("mpq experiment ({} settings): stories260K, evaluation data = {} sequences x {} tokens sampled from "
                "the float32 model itself (temperature 1, seed {}), i.e. the model's own distribution\n",
                s.name, s.sequences, s.length, eo.seed);
-    fmt::print("float32 cross-entropy {:.4f} nats/token; plans emulated (BF16 high side, standard scale blocks "
-               "for the low side, Qb = mixing block in weights); random search {} trials, guided search budget {} "
-               "(at least components + 2; block-wise: greedy by proxy, no refinement)\n",
+    fmt::print("float32 cross-entropy {:.4f} nats/token; plans emulated (BF16 high side; block-wise, Qb weights "
+               "along a row share one precision and, for MX formats, one scale); random search {} trials, guided "
+               "search budget {} (at least components + 2; block-wise: greedy by proxy, no refinement)\n",
                eval.reference_cross_entropy(), s.trials, s.guided_budget);
     fmt::print("Qr sweep: Qr in {{{}}} at every format and granularity (block: Qb {}); Qb sweep: Qb in {{{}}} at Qr "
-               "{}, block-wise, for {}\n",
-               fmt::join(s.qrs, ", "), s.qr_sweep_block, fmt::join(s.qb_sweep, ", "), s.qb_sweep_qr,
+               "{{{}}}, block-wise, for {}\n",
+               fmt::join(s.qrs, ", "), s.qr_sweep_block, fmt::join(s.qb_sweep, ", "), fmt::join(s.qb_sweep_qrs, ", "),
                [&] {
                    std::string t;
                    for (std::size_t i : s.qb_formats) t += (t.empty() ? "" : ", ") + s.formats[i].label();
                    return t;
                }());
 
-    std::vector<format_context> contexts;
-    for (const auto& f : s.formats) contexts.push_back({ex::round_trips(ck, f), {}});
+    std::list<format_context> contexts; // stable addresses: the scorer's cache keys on them
+    std::vector<format_context*> base;
+    auto make_context = [&](const std::string& family, const ex::low_precision_setting& low) -> format_context& {
+        const auto q = mpq::llama::quantizer_for(low.format);
+        return contexts.emplace_back(
+            format_context{family, ex::round_trips(ck, low), mixed::format_choice_of(*q.block_format, true), {}});
+    };
+    for (const auto& f : s.formats) base.push_back(&make_context(f.label(), f));
+    // The Qb sweep's low format has scale blocks of Qb (the base format's own block, 32 for
+    // MX, is the Qr sweep's context and shares its cache).
+    auto sweep_context = [&](std::size_t i, std::size_t qb) -> format_context& {
+        if (qb == mx_block) return *base.at(i);
+        ex::low_precision_setting low = s.formats.at(i);
+        low.format += "@" + std::to_string(qb);
+        for (auto& c : contexts)
+            if (c.trips.setting().format == low.format && c.family == s.formats[i].label()) return c;
+        return make_context(s.formats[i].label(), low);
+    };
     runner go(ck, reference, eval, s);
-    for (auto& f : contexts)
+    for (auto* f : base)
         for (auto g : s.granularities)
-            for (double qr : s.qrs) go.point(f, g, s.qr_sweep_block, qr, "qr");
+            for (double qr : s.qrs) go.point(*f, g, s.qr_sweep_block, qr, "qr");
     for (std::size_t i : s.qb_formats)
-        for (std::size_t qb : s.qb_sweep) go.point(contexts.at(i), mixed::granularity::block, qb, s.qb_sweep_qr, "qb");
+        for (double qr : s.qb_sweep_qrs)
+            for (std::size_t qb : s.qb_sweep) go.point(sweep_context(i, qb), mixed::granularity::block, qb, qr, "qb");
     const double search_seconds =
         std::chrono::duration<double>(std::chrono::steady_clock::now() - wall_start).count();
 
@@ -347,28 +372,34 @@ int run(std::span<const std::string> args) {
         for (const auto& [g, q] : by_g) fmt::print(" {}={:.3f}", g, fmt::join(q, "/"));
         fmt::print("\n");
     }
-    fmt::print("block-size factor of the strong law at Qr {}, delta = C*(Qb + d)^gamma_c:\n", s.qb_sweep_qr);
+    fmt::print("block size (block-wise, Qb = scale and mixing block), per Qr: the papers' power law delta = "
+               "A*Qb^k, and the strong law's factor delta = C*(Qb + d)^gamma_c:\n");
     for (std::size_t i : s.qb_formats)
-        for (std::string search : {"random", "guided"}) {
-            std::vector<double> qb, delta;
-            for (const row& r : go.rows)
-                if (r.sweep == "qb" && r.format == s.formats[i].label() && r.search == search) {
-                    qb.push_back(static_cast<double>(r.qb));
-                    delta.push_back(r.result.delta);
-                }
-            print_fit(s.formats[i].label() + " " + search, ex::fit_block_factor(qb, delta));
-        }
+        for (double qr : s.qb_sweep_qrs)
+            for (std::string search : {"random", "guided"}) {
+                std::vector<double> qb, delta;
+                for (const row& r : go.rows)
+                    if (r.sweep == "qb" && r.format == s.formats[i].label() && r.search == search &&
+                        r.target_qr == qr) {
+                        qb.push_back(static_cast<double>(r.qb));
+                        delta.push_back(r.result.delta);
+                    }
+                const std::string what = fmt::format("{} Qr {} {}", s.formats[i].label(), qr, search);
+                print_fit(what, ex::fit_power_in_qb(qb, delta));
+                print_fit(what, ex::fit_block_factor(qb, delta));
+            }
 
     if (auto path = parsed.get("csv")) {
         std::ofstream out(*path);
         if (!out) throw mpq::cli::usage_error("cannot write CSV '" + *path + "'");
         out << "sweep,format,granularity,qb,search,target_qr,achieved_qr,bits_per_weight,cross_entropy,"
-               "reference_cross_entropy,delta,kl,top1,search_evaluations,sequences,length\n";
+               "reference_cross_entropy,delta,kl,top1,search_evaluations,sequences,length,low_format\n";
         for (const row& r : go.rows)
-            out << fmt::format("{},{},{},{},{},{},{:.6f},{:.4f},{:.6f},{:.6f},{:.6f},{:.6f},{:.5f},{},{},{}\n", r.sweep,
-                               r.format, r.granularity, r.qb, r.search, r.target_qr, r.achieved_qr, r.bits_per_weight,
-                               r.result.cross_entropy, r.result.reference_cross_entropy, r.result.delta,
-                               r.result.kl_divergence, r.result.top1_agreement, r.evaluations, s.sequences, s.length);
+            out << fmt::format("{},{},{},{},{},{},{:.6f},{:.4f},{:.6f},{:.6f},{:.6f},{:.6f},{:.5f},{},{},{},{}\n",
+                               r.sweep, r.format, r.granularity, r.qb, r.search, r.target_qr, r.achieved_qr,
+                               r.bits_per_weight, r.result.cross_entropy, r.result.reference_cross_entropy,
+                               r.result.delta, r.result.kl_divergence, r.result.top1_agreement, r.evaluations,
+                               s.sequences, s.length, r.low_format);
         if (!out) throw mpq::cli::usage_error("cannot write CSV '" + *path + "'");
         fmt::print("wrote {} rows to {}\n", go.rows.size(), *path);
     }
@@ -405,19 +436,19 @@ int run(std::span<const std::string> args) {
             svg::write_file(p, path);
             fmt::print("wrote {}\n", path);
         }
-        if (!s.qb_formats.empty()) {
+        for (std::size_t i : s.qb_formats) {
             namespace svg = mpq::cli::svg;
-            svg::plot p{"stories260K, block-wise at Qr " + fmt::format("{}", s.qb_sweep_qr) +
-                            ": delta vs mixing block size Qb (solid: random, dashed: guided)",
-                        "Qb (weights per mixing block)", "delta (nats)", svg::scale::log, svg::scale::log, {}};
+            const std::string family = s.formats[i].label();
+            svg::plot p{"stories260K, " + family + "/BF16 block-wise: delta vs block size Qb (solid: random, dashed: guided)",
+                        "Qb (weights per scale and mixing block)", "delta (nats)", svg::scale::log, svg::scale::log, {}};
             std::size_t color = 0;
-            for (std::size_t i : s.qb_formats) {
+            for (double qr : s.qb_sweep_qrs) {
                 for (std::string search : {"random", "guided"}) {
                     svg::series line;
-                    line.label = s.formats[i].label() + " " + search;
+                    line.label = fmt::format("Qr {} {}", qr, search);
                     std::vector<double> delta;
                     for (const row& r : go.rows)
-                        if (r.sweep == "qb" && r.format == s.formats[i].label() && r.search == search) {
+                        if (r.sweep == "qb" && r.format == family && r.search == search && r.target_qr == qr) {
                             line.x.push_back(static_cast<double>(r.qb));
                             delta.push_back(r.result.delta);
                         }
@@ -429,7 +460,7 @@ int run(std::span<const std::string> args) {
                 }
                 ++color;
             }
-            const std::string path = *dir + "/delta_vs_qb.svg";
+            const std::string path = *dir + "/delta_vs_qb_" + file_name(family) + ".svg";
             svg::write_file(p, path);
             fmt::print("wrote {}\n", path);
         }

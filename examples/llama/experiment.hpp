@@ -5,11 +5,11 @@
 // law in Qr (δ = C·e^(A·Qr) at the one model size) and the Qb factor of the strong law
 // (δ ∝ (Qb + d)^γ_c) fitted to the measurements.
 //
-// Plans are emulated: every matrix is rounded once through the low format (standard scale
-// blocks along K) and once through BF16 (the high format); a plan only chooses, mixing block
-// by mixing block, which of the two round trips each weight takes. So a plan costs a copy and
-// a model evaluation, and Qb changes only where the precision changes, never the low format's
-// own scale blocks.
+// Plans are emulated: every matrix is rounded once through the low format (its scale blocks
+// along K) and once through BF16 (the high format); a plan only chooses, mixing block by
+// mixing block, which of the two round trips each weight takes. So a plan costs a copy and a
+// model evaluation. In the block-size sweep Qb is, as in the papers' block-wise runs, both
+// the low format's scale block ("mxint4@Qb") and the unit a plan assigns a precision to.
 #pragma once
 
 #include "llama/eval.hpp"
@@ -267,6 +267,16 @@ struct block_factor {
     }
 };
 
+/// log δ = log A + k·log Qb: the papers' power law in the block size at one Qr (δ = A·Qb^k).
+struct power_in_qb {
+    static constexpr std::size_t parameter_count = 2;
+    template <class T> T operator()(std::span<const double> x, std::span<const T, 2> p) const {
+        using std::log;
+        using mpq::fit::log;
+        return log(p[0]) + p[1] * std::log(x[0]);
+    }
+};
+
 /// A fitted law: parameter names and values, R² on log δ (what is fitted) and on δ.
 struct law_result {
     std::vector<std::string> names;
@@ -393,6 +403,34 @@ inline law_result fit_block_factor(std::span<const double> qb, std::span<const d
                            std::array<double, 3>{std::exp(line[0]), 0.0, std::clamp(line[1], 0.05, 0.95)},
                            {.lower = {1e-300, -0.999 * qb_min, 0}, .upper = {1e300, 1e3 * qb_max, 1}},
                            {"C", "d", "gamma_c"});
+    if (dropped) r.note += (r.note.empty() ? "" : "; ") + std::to_string(dropped) + " point(s) with delta <= 0 left out";
+    return r;
+}
+
+/// Fits δ = A·Qb^k (the papers' form for the block size at one Qr) by least squares on
+/// log δ over the points with δ > 0 (A > 0, −10 ≤ k ≤ 10), from the log-log regression.
+/// Fewer than 3 positive points give no fit. Throws std::invalid_argument for sizes that
+/// differ, values that are not finite, or Qb ≤ 0.
+inline law_result fit_power_in_qb(std::span<const double> qb, std::span<const double> delta) {
+    for (double b : qb)
+        if (!(b > 0)) throw std::invalid_argument("experiment fit: block size " + std::to_string(b) + " is not positive");
+    std::vector<double> x, y;
+    const std::size_t dropped = detail::positive_only(qb, delta, x, y);
+    law_result r;
+    r.names = {"A", "k"};
+    if (x.size() < 3) {
+        r.points = x.size();
+        r.note = "fewer than 3 points with delta > 0";
+        return r;
+    }
+    std::vector<double> log_x(x.size()), log_y(y.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        log_x[i] = std::log(x[i]);
+        log_y[i] = std::log(y[i]);
+    }
+    const auto line = detail::line_through(log_x, log_y);
+    r = detail::finish_fit(power_in_qb{}, x, y, std::array<double, 2>{std::exp(line[0]), line[1]},
+                           {.lower = {1e-300, -10}, .upper = {1e300, 10}}, {"A", "k"});
     if (dropped) r.note += (r.note.empty() ? "" : "; ") + std::to_string(dropped) + " point(s) with delta <= 0 left out";
     return r;
 }

@@ -10,7 +10,7 @@ if(TARGET mpq_program)
   add_test(NAME experiment.cli.smoke COMMAND mpq_program experiment --smoke --csv "${experiment_out}.csv"
            --plot-dir "${experiment_out}_plots")
   set_tests_properties(experiment.cli.smoke PROPERTIES
-    PASS_REGULAR_EXPRESSION "wrote 12 rows to .*delta_vs_qb\\.svg.*decode speed"
+    PASS_REGULAR_EXPRESSION "wrote 12 rows to .*delta_vs_qb_mxint4_W_A\\.svg.*decode speed"
     FIXTURES_SETUP experiment_smoke)
   add_test(NAME experiment.cli.smoke_csv COMMAND "${CMAKE_COMMAND}" -E cat "${experiment_out}.csv")
   set_tests_properties(experiment.cli.smoke_csv PROPERTIES

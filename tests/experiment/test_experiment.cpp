@@ -180,3 +180,29 @@ TEST_CASE("fit_block_factor recovers C, d and gamma_c", "[experiment][fit]") {
     CHECK_THROWS_AS(ex::fit_block_factor(std::vector<double>{0, 32, 64, 128}, std::vector<double>{0.1, 0.2, 0.3, 0.4}),
                     std::invalid_argument);
 }
+
+TEST_CASE("fit_power_in_qb recovers the papers' A and k, with noise-free and noisy points", "[experiment][fit]") {
+    const std::vector<double> qb = {16, 32, 64, 128, 256};
+    const double a = 0.53, k = 0.32; // the papers' 7B fit at Qr 0.5
+    std::vector<double> exact, noisy;
+    for (std::size_t i = 0; i < qb.size(); ++i) {
+        exact.push_back(a * std::pow(qb[i], k));
+        noisy.push_back(exact.back() * (i % 2 ? 1.03 : 0.97));
+    }
+    const auto r = ex::fit_power_in_qb(qb, exact);
+    REQUIRE(r.converged);
+    CHECK(r.values[0] == Approx(a).epsilon(1e-6));
+    CHECK(r.values[1] == Approx(k).epsilon(1e-6));
+    CHECK(r.r_squared_log == Approx(1.0).margin(1e-9));
+    const auto n = ex::fit_power_in_qb(qb, noisy);
+    REQUIRE(n.converged);
+    CHECK(n.values[1] == Approx(k).margin(0.03));
+    CHECK(n.r_squared_log < 1.0);
+    // A falling δ (larger blocks better) is a fit too: k may be negative.
+    const auto falling = ex::fit_power_in_qb(qb, std::vector<double>{0.4, 0.2, 0.1, 0.05, 0.025});
+    CHECK(falling.values[1] == Approx(-1.0).epsilon(1e-6));
+    const auto few = ex::fit_power_in_qb(qb, std::vector<double>{0.1, 0.2, 0, -1, 0});
+    CHECK(few.values.empty());
+    CHECK_THROWS_AS(ex::fit_power_in_qb(std::vector<double>{-16, 32, 64}, std::vector<double>{0.1, 0.2, 0.3}),
+                    std::invalid_argument);
+}
