@@ -7,6 +7,9 @@
 #include <mpq/gemm/weight_format.hpp>
 
 #include <algorithm>
+#if defined(__AVX512F__)
+#include <immintrin.h>
+#endif
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
@@ -63,8 +66,20 @@ struct packed_activations {
 template <class Element>
 inline void quantize_int_block(const float* x, std::size_t n, std::int8_t* codes, float& scale,
                                float* values) {
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    // Two masked 16-lane halves: the same operations as the scalar loop below (a decode step
+    // quantizes every layer input, so this runs dozens of times per token).
+    const __mmask16 mask_lo = n >= 16 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1U << n) - 1U);
+    const __mmask16 mask_hi = n <= 16 ? __mmask16(0) : n >= 32 ? __mmask16(0xFFFF) : static_cast<__mmask16>((1U << (n - 16)) - 1U);
+    const __m512 x_lo = _mm512_maskz_loadu_ps(mask_lo, x), x_hi = _mm512_maskz_loadu_ps(mask_hi, x + 16);
+    const __m512i abs_mask = _mm512_set1_epi32(static_cast<int>(f32_abs_mask));
+    const std::uint32_t amax_bits = _mm512_reduce_max_epu32(
+        _mm512_max_epu32(_mm512_and_si512(_mm512_castps_si512(x_lo), abs_mask),
+                         _mm512_and_si512(_mm512_castps_si512(x_hi), abs_mask)));
+#else
     std::uint32_t amax_bits = 0;
     for (std::size_t i = 0; i < n; ++i) amax_bits = std::max(amax_bits, bits_of(x[i]) & f32_abs_mask);
+#endif
     const std::uint8_t e = mx_scale_code<Element>(float_of(amax_bits), scale_mode::floor);
     if (amax_bits >= f32_inf_bits) { // NaN or Inf: the whole block decodes to NaN
         for (std::size_t i = 0; i < n; ++i) codes[i] = 0;
@@ -75,11 +90,26 @@ inline void quantize_int_block(const float* x, std::size_t n, std::int8_t* codes
     const int exponent = static_cast<int>(e) - e8m0::bias;
     // value = q / 2^F * 2^E, so q = x * 2^(F - E); computed as two exact power-of-two steps
     // since 2^(F - E) alone may not be representable.
-    const float up = std::ldexp(1.0f, Element::fraction_bits);
-    const float down = std::ldexp(1.0f, -exponent);
+    const float up = static_cast<float>(1U << Element::fraction_bits);
+    // 2^-exponent, built from its bits in the normal range (ldexp is a library call).
+    const float down = -exponent >= -126 ? float_of(static_cast<std::uint32_t>(127 - exponent) << 23)
+                                         : std::ldexp(1.0f, -exponent);
     const float limit = static_cast<float>(Element::max_int);
     const float code_scale = e8m0::decode(e) / up;
     scale = code_scale;
+#if defined(__AVX512F__) && defined(__AVX512BW__) && defined(__AVX512VL__)
+    auto half = [&](__m512 v, __mmask16 mask, std::size_t offset) {
+        __m512 q = _mm512_roundscale_ps(_mm512_mul_ps(_mm512_mul_ps(v, _mm512_set1_ps(down)), _mm512_set1_ps(up)),
+                                        _MM_FROUND_TO_NEAREST_INT | _MM_FROUND_NO_EXC);
+        q = _mm512_min_ps(_mm512_max_ps(q, _mm512_set1_ps(-limit)), _mm512_set1_ps(limit));
+        const __m512i qi = _mm512_cvtps_epi32(q);
+        _mm512_mask_cvtepi32_storeu_epi8(codes + offset, mask, qi);
+        _mm512_mask_storeu_ps(values + offset, mask, _mm512_mul_ps(_mm512_cvtepi32_ps(qi), _mm512_set1_ps(code_scale)));
+    };
+    half(x_lo, mask_lo, 0);
+    if (mask_hi != 0) half(x_hi, mask_hi, 16);
+    return;
+#endif
     for (std::size_t i = 0; i < n; ++i) {
         const float q = std::clamp(std::nearbyint((x[i] * down) * up), -limit, limit);
         codes[i] = static_cast<std::int8_t>(q);
@@ -88,8 +118,9 @@ inline void quantize_int_block(const float* x, std::size_t n, std::int8_t* codes
 }
 
 /// Packs (and quantizes) the M x K activations with leading dimension lda.
+/// `pairs`: also build pair_codes / pair_scales (only the AVX2 kernels read them).
 inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, std::size_t lda,
-                             activation_format format, packed_activations& out) {
+                             activation_format format, packed_activations& out, bool pairs = true) {
     out.rows = m_rows;
     out.ld = std::max<std::size_t>(round_up(k, 2 * gemm_unit), 2 * gemm_unit); // whole unit pairs
     out.integer = format == activation_format::mxint8 || format == activation_format::mxint4;
@@ -98,7 +129,7 @@ inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, 
         out.codes.assign(m_rows * out.ld, 0);
         out.scales.assign(m_rows * (out.ld / gemm_unit), 1.0f);
     }
-    if (out.integer) {
+    if (out.integer && pairs) {
         out.pair_codes.assign(m_rows * out.ld, 0);
         out.pair_scales.assign(m_rows * (out.ld / 64) * 8, 1.0f);
     }
@@ -124,7 +155,7 @@ inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, 
             if (format == activation_format::mxint8) quantize_int_block<mx_int8_element>(src + k0, n, codes, scale, dst + k0);
             else quantize_int_block<mx_int4_element>(src + k0, n, codes, scale, dst + k0);
         }
-        if (!out.integer) continue;
+        if (!out.integer || !pairs) continue;
         for (std::size_t p = 0; p < out.ld / 64; ++p) {
             const std::int8_t* c = out.codes.data() + m * out.ld + 64 * p;
             std::int8_t* d = out.pair_codes.data() + m * out.ld + 64 * p;

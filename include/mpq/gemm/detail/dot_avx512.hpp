@@ -31,9 +31,6 @@ namespace mpq::detail::avx512 {
 
 #define MPQ_GEMM_INLINE512 inline __attribute__((always_inline))
 
-/// Weight rows per block.
-inline constexpr int block_rows = 8;
-
 /// Whether the 4-bit codes of F are E2M1 (decoded to 2v) rather than two's complement integers.
 template <weight_format F>
 constexpr bool e2m1_codes() {
@@ -146,7 +143,7 @@ struct run_operands {
 };
 
 /// acc[r][m] += W run row r . A[m] (float path).
-template <weight_format F, int R, int MR>
+template <weight_format F, int R, int MR, bool Prefetch>
 MPQ_GEMM_INLINE512 void run_float(const run_operands<R, MR>& op, const decode_context& ctx,
                                   __m512 (&acc_out)[R][MR]) {
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
@@ -160,7 +157,7 @@ MPQ_GEMM_INLINE512 void run_float(const run_operands<R, MR>& op, const decode_co
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             const std::uint8_t* codes = op.codes[r] + u * unit_bytes;
-            if (op.prefetch != 0) _mm_prefetch(reinterpret_cast<const char*>(codes + op.prefetch), _MM_HINT_T0);
+            if constexpr (Prefetch) _mm_prefetch(reinterpret_cast<const char*>(codes + op.prefetch), _MM_HINT_T0);
             __m512 wlo, whi;
             unit_values<F>(codes, wlo, whi);
             weight_segment s{F, op.codes[r], op.scales[r], 0};
@@ -184,7 +181,7 @@ MPQ_GEMM_INLINE512 void run_float(const run_operands<R, MR>& op, const decode_co
 }
 
 /// acc[r][m] += W run row r . A[m] (integer path, exact int32 per 4 elements).
-template <weight_format F, int R, int MR>
+template <weight_format F, int R, int MR, bool Prefetch>
 MPQ_GEMM_INLINE512 void run_int(const run_operands<R, MR>& op, const decode_context& ctx, __m512 (&acc_out)[R][MR]) {
     static_assert(info(F).integer_codes);
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
@@ -205,7 +202,7 @@ MPQ_GEMM_INLINE512 void run_int(const run_operands<R, MR>& op, const decode_cont
 #pragma GCC unroll 8
         for (int r = 0; r < R; ++r) {
             const std::uint8_t* codes = op.codes[r] + u * unit_bytes;
-            if (op.prefetch != 0) _mm_prefetch(reinterpret_cast<const char*>(codes + op.prefetch), _MM_HINT_T0);
+            if constexpr (Prefetch) _mm_prefetch(reinterpret_cast<const char*>(codes + op.prefetch), _MM_HINT_T0);
             const __m256i w = unit_biased_u8<F>(codes);
             weight_segment s{F, op.codes[r], op.scales[r], 0};
             float lo, hi;

@@ -163,77 +163,138 @@ struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
 /// Tag of the AVX-512 + VNNI kernels (not an xsimd arch: they use intrinsics directly).
 struct avx512_vnni {};
 
-/// C rows [m0, m0 + MR) at weight rows [n, n + valid), all of one row group (so they share
-/// its runs of one format). Short blocks repeat their last row up to R (computed and
-/// dropped), so they run the same code as full ones.
+/// Reduces acc[r][m] and stores C rows [m0, m0 + MR) at weight rows [n, n + valid).
 template <int R, int MR>
-void avx512_block(const gemm_job& job, std::size_t m0, std::size_t n, std::size_t valid) {
-    const mixed_matrix& w = *job.w;
-    const decode_context ctx{w.nvfp4_scale_table().data()};
-    const mixed_matrix::row_view first = w.row(n);
-    std::array<std::size_t, R> row_offset;
-    for (std::size_t r = 0; r < static_cast<std::size_t>(R); ++r) row_offset[r] = std::min(r, valid - 1) * first.row_bytes;
-    __m512 acc[R][MR];
-    for (int r = 0; r < R; ++r)
-        for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
-    // Software prefetch of the next block's bytes only pays when W comes from DRAM.
-    constexpr std::size_t prefetch_min_bytes = std::size_t{8} << 20;
-    avx512::run_operands<R, MR> op;
-    op.prefetch = valid == R && w.storage_bytes() >= prefetch_min_bytes
-                      ? static_cast<std::ptrdiff_t>(first.row_bytes * R) : 0;
-    for (std::size_t ri = 0; ri < first.run_count; ++ri) {
-        const mixed_matrix::block_run run = first.runs[ri];
-        const std::size_t k = run.first * first.block_k;
-        const weight_segment s = first.segment(run.first, run.end);
-        for (int r = 0; r < R; ++r) {
-            op.codes[r] = s.codes + row_offset[r];
-            op.scales[r] = s.scales == nullptr ? nullptr : s.scales + row_offset[r];
-        }
-        op.units = (s.length + gemm_unit - 1) / gemm_unit;
-        for (int m = 0; m < MR; ++m) {
-            op.a[m] = job.a->row(m0 + m) + k;
-            if (job.integer_path) {
-                op.q[m] = job.a->code_row(m0 + m) + k;
-                op.sa[m] = job.a->scale_row(m0 + m) + k / gemm_unit;
-            }
-        }
-        with_format(s.format, [&]<weight_format F>() __attribute__((always_inline)) {
-            if constexpr (info(F).integer_codes) {
-                if (job.integer_path) {
-                    avx512::run_int<F, R, MR>(op, ctx, acc);
-                    return;
-                }
-            }
-            avx512::run_float<F, R, MR>(op, ctx, acc);
-        });
-    }
+MPQ_GEMM_INLINE512 void avx512_store(const gemm_job& job, std::size_t m0, std::size_t n, std::size_t valid,
+                                     const __m512 (&acc)[R][MR]) {
     for (int m = 0; m < MR; ++m) {
-        __m512 v[8];
-        for (int r = 0; r < 8; ++r) v[r] = r < R ? acc[r][m] : _mm512_setzero_ps();
-        const __m256 sums = avx512::reduce8(v);
-        float* out = job.c + (m0 + m) * job.ldc + n;
-        if (R == 8 && valid == 8) { // the same operations as store_result, 8 outputs at once
-            __m256 y = job.bias != nullptr ? _mm256_add_ps(sums, _mm256_loadu_ps(job.bias + n)) : sums;
-            if (job.accumulate) y = _mm256_add_ps(_mm256_loadu_ps(out), y);
-            _mm256_storeu_ps(out, y);
-        } else {
-            alignas(32) float lanes[8];
-            _mm256_store_ps(lanes, sums);
-            for (std::size_t r = 0; r < valid; ++r) store_result(job, m0 + m, n + r, lanes[r]);
+        for (std::size_t g = 0; g * 8 < valid; ++g) { // groups of 8 rows, one reduction each
+            __m512 v[8];
+            for (std::size_t r = 0; r < 8; ++r)
+                v[r] = g * 8 + r < static_cast<std::size_t>(R) ? acc[g * 8 + r][m] : _mm512_setzero_ps();
+            const __m256 sums = avx512::reduce8(v);
+            const std::size_t row = n + g * 8, count = std::min<std::size_t>(8, valid - g * 8);
+            float* out = job.c + (m0 + m) * job.ldc + row;
+            if (count == 8) { // the same operations as store_result, 8 outputs at once
+                __m256 y = job.bias != nullptr ? _mm256_add_ps(sums, _mm256_loadu_ps(job.bias + row)) : sums;
+                if (job.accumulate) y = _mm256_add_ps(_mm256_loadu_ps(out), y);
+                _mm256_storeu_ps(out, y);
+            } else {
+                alignas(32) float lanes[8];
+                _mm256_store_ps(lanes, sums);
+                for (std::size_t r = 0; r < count; ++r) store_result(job, m0 + m, row + r, lanes[r]);
+            }
         }
     }
 }
 
-/// Rows [m0, m0 + MR) x weight rows [n0, n1), in blocks of up to R rows of one row group.
+/// The operands of K-blocks [run.first, run.end) for R rows starting at `first` (row r at
+/// row_offset[r] bytes from it) and activation rows [m0, m0 + MR).
+template <int R, int MR>
+MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, std::size_t m0, const mixed_matrix::row_view& first,
+                                        mixed_matrix::block_run run, const std::array<std::size_t, R>& row_offset,
+                                        avx512::run_operands<R, MR>& op) {
+    const std::size_t k = run.first * first.block_k;
+    const weight_segment s = first.segment(run.first, run.end);
+    for (int r = 0; r < R; ++r) {
+        op.codes[r] = s.codes + row_offset[r];
+        op.scales[r] = s.scales == nullptr ? nullptr : s.scales + row_offset[r];
+    }
+    op.units = (s.length + gemm_unit - 1) / gemm_unit;
+    for (int m = 0; m < MR; ++m) {
+        op.a[m] = job.a->row(m0 + m) + k;
+        if (job.integer_path) {
+            op.q[m] = job.a->code_row(m0 + m) + k;
+            op.sa[m] = job.a->scale_row(m0 + m) + k / gemm_unit;
+        }
+    }
+}
+
+/// acc += one run in format F (integer path where it applies).
+template <weight_format F, int R, int MR>
+MPQ_GEMM_INLINE512 void avx512_run(const gemm_job& job, const decode_context& ctx,
+                                   const avx512::run_operands<R, MR>& op, __m512 (&acc)[R][MR]) {
+    if constexpr (info(F).integer_codes) {
+        if (job.integer_path) {
+            if (op.prefetch != 0) avx512::run_int<F, R, MR, true>(op, ctx, acc);
+            else avx512::run_int<F, R, MR, false>(op, ctx, acc);
+            return;
+        }
+    }
+    if (op.prefetch != 0) avx512::run_float<F, R, MR, true>(op, ctx, acc);
+    else avx512::run_float<F, R, MR, false>(op, ctx, acc);
+}
+
+/// Byte offsets of the R rows of a block from its first row (short blocks repeat their last
+/// row: computed and dropped, so they run the same code as full ones).
+template <int R>
+MPQ_GEMM_INLINE512 std::array<std::size_t, R> avx512_row_offsets(std::size_t row_bytes, std::size_t valid) {
+    std::array<std::size_t, R> offset;
+    for (std::size_t r = 0; r < static_cast<std::size_t>(R); ++r) offset[r] = std::min(r, valid - 1) * row_bytes;
+    return offset;
+}
+
+/// Software prefetch of the next block's bytes only pays when W comes from DRAM.
+inline constexpr std::size_t avx512_prefetch_min_bytes = std::size_t{8} << 20;
+
+/// C rows [m0, m0 + MR) x weight rows [n0, n1) of one row group, in blocks of up to R rows
+/// (blocks of one group share its runs of one format). A group of one run (uniform maps)
+/// dispatches on its format once for all blocks; otherwise once per run and block.
+template <int R, int MR>
+void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std::size_t n1) {
+    const mixed_matrix& w = *job.w;
+    const decode_context ctx{w.nvfp4_scale_table().data()};
+    const mixed_matrix::row_view first = w.row(n0);
+    const bool prefetch = w.storage_bytes() >= avx512_prefetch_min_bytes;
+    auto block_prefetch = [&](std::size_t valid) {
+        return prefetch && valid == R ? static_cast<std::ptrdiff_t>(first.row_bytes * R) : std::ptrdiff_t{0};
+    };
+    if (first.run_count == 1) {
+        with_format(first.formats[0], [&]<weight_format F>() {
+            for (std::size_t n = n0; n < n1; n += R) {
+                const std::size_t valid = std::min<std::size_t>(R, n1 - n);
+                avx512::run_operands<R, MR> op;
+                mixed_matrix::row_view view = first;
+                view.base += (n - n0) * first.row_bytes;
+                avx512_operands<R, MR>(job, m0, view, first.runs[0], avx512_row_offsets<R>(first.row_bytes, valid), op);
+                op.prefetch = block_prefetch(valid);
+                __m512 acc[R][MR];
+                for (int r = 0; r < R; ++r)
+                    for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
+                avx512_run<F, R, MR>(job, ctx, op, acc);
+                avx512_store<R, MR>(job, m0, n, valid, acc);
+            }
+        });
+        return;
+    }
+    for (std::size_t n = n0; n < n1; n += R) {
+        const std::size_t valid = std::min<std::size_t>(R, n1 - n);
+        mixed_matrix::row_view view = first;
+        view.base += (n - n0) * first.row_bytes;
+        const std::array<std::size_t, R> offsets = avx512_row_offsets<R>(first.row_bytes, valid);
+        __m512 acc[R][MR];
+        for (int r = 0; r < R; ++r)
+            for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
+        for (std::size_t ri = 0; ri < first.run_count; ++ri) {
+            avx512::run_operands<R, MR> op;
+            avx512_operands<R, MR>(job, m0, view, first.runs[ri], offsets, op);
+            op.prefetch = block_prefetch(valid);
+            with_format(first.formats[first.runs[ri].first], [&]<weight_format F>() __attribute__((always_inline)) {
+                avx512_run<F, R, MR>(job, ctx, op, acc);
+            });
+        }
+        avx512_store<R, MR>(job, m0, n, valid, acc);
+    }
+}
+
+/// Rows [m0, m0 + MR) x weight rows [n0, n1), row group by row group.
 template <int R, int MR>
 void avx512_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std::size_t n1) {
     const std::size_t tile_rows = job.w->map().tile_rows();
-    std::size_t group_end = (n0 / tile_rows + 1) * tile_rows;
     for (std::size_t n = n0; n < n1;) {
-        if (n >= group_end) group_end += tile_rows;
-        const std::size_t count = std::min<std::size_t>(R, std::min(n1, group_end) - n);
-        avx512_block<R, MR>(job, m0, n, count);
-        n += count;
+        const std::size_t group_end = std::min(n1, (n / tile_rows + 1) * tile_rows);
+        avx512_group_rows<R, MR>(job, m0, n, group_end);
+        n = group_end;
     }
 }
 #endif
@@ -246,8 +307,8 @@ void dot_range(const gemm_job& job, std::size_t m0, std::size_t m1, std::size_t 
     constexpr std::size_t m_block = 64;
 #if MPQ_GEMM_HAVE_AVX512
     if constexpr (std::is_same_v<Arch, avx512_vnni>) {
-        // Groups of 4, 2, 1 activation rows against blocks of 4 or 8 weight rows: at most 16
-        // accumulators. The result of an output does not depend on the grouping.
+        // Groups of 4, 2, 1 activation rows against blocks of 4, 8, 16 weight rows: at most
+        // 16 accumulators. The result of an output does not depend on the grouping.
         for (std::size_t mb = m0; mb < m1; mb += m_block) {
             const std::size_t me = std::min(m1, mb + m_block);
             for (std::size_t nb = n0; nb < n1; nb += n_block) {
