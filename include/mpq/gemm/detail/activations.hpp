@@ -118,7 +118,7 @@ inline void quantize_int_block(const float* x, std::size_t n, std::int8_t* codes
 }
 
 /// Packs (and quantizes) the M x K activations with leading dimension lda.
-/// `pairs`: also build pair_codes / pair_scales (only the AVX2 kernels read them).
+/// `pairs`: also build pair_codes / pair_scales (the SIMD kernels of 4-bit weights read them).
 inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, std::size_t lda,
                              activation_format format, packed_activations& out, bool pairs = true) {
     out.rows = m_rows;

@@ -139,6 +139,9 @@ struct run_operands {
     std::array<const float*, MR> a;         ///< float activations at the run's first column
     std::array<const std::int8_t*, MR> q;   ///< int8 activation codes (integer path)
     std::array<const float*, MR> sa;        ///< activation unit scales (integer path)
+    std::array<const std::int8_t*, MR> qp;  ///< pair-ordered int8 codes of the row, from column 0
+    std::array<const float*, MR> sp;        ///< pair scale vectors of the row, from column 0
+    std::size_t first_unit = 0;             ///< the run's first unit counted over the whole row
     std::ptrdiff_t prefetch = 0;            ///< bytes from a row's codes to prefetch (0: none)
 };
 
@@ -180,16 +183,18 @@ MPQ_GEMM_INLINE512 void run_float(const run_operands<R, MR>& op, const decode_co
         for (int m = 0; m < MR; ++m) acc_out[r][m] = _mm512_add_ps(acc_out[r][m], acc[r][m]);
 }
 
-/// acc[r][m] += W run row r . A[m] (integer path, exact int32 per 4 elements).
+/// acc[r][m] += units [u0, u1) of W run row r . A[m] (integer path, one unit per step,
+/// exact int32 per 4 elements).
 template <weight_format F, int R, int MR, bool Prefetch>
-MPQ_GEMM_INLINE512 void run_int(const run_operands<R, MR>& op, const decode_context& ctx, __m512 (&acc_out)[R][MR]) {
+MPQ_GEMM_INLINE512 void run_int_units(const run_operands<R, MR>& op, const decode_context& ctx, std::size_t u0,
+                                      std::size_t u1, __m512 (&acc_out)[R][MR]) {
     static_assert(info(F).integer_codes);
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
     const __m256i bias = _mm256_set1_epi8(static_cast<char>(unsigned_bias<F>()));
     __m256 acc[R][MR];
     for (int r = 0; r < R; ++r)
         for (int m = 0; m < MR; ++m) acc[r][m] = _mm256_setzero_ps();
-    for (std::size_t u = 0; u < op.units; ++u) {
+    for (std::size_t u = u0; u < u1; ++u) {
         __m256i a[MR], start[MR];
         __m256 sa[MR];
 #pragma GCC unroll 8
@@ -199,7 +204,7 @@ MPQ_GEMM_INLINE512 void run_int(const run_operands<R, MR>& op, const decode_cont
             start[m] = _mm256_sub_epi32(_mm256_setzero_si256(), _mm256_dpbusd_epi32(_mm256_setzero_si256(), bias, a[m]));
             sa[m] = _mm256_set1_ps(op.sa[m][u]);
         }
-#pragma GCC unroll 8
+#pragma GCC unroll 16
         for (int r = 0; r < R; ++r) {
             const std::uint8_t* codes = op.codes[r] + u * unit_bytes;
             if constexpr (Prefetch) _mm_prefetch(reinterpret_cast<const char*>(codes + op.prefetch), _MM_HINT_T0);
@@ -219,6 +224,94 @@ MPQ_GEMM_INLINE512 void run_int(const run_operands<R, MR>& op, const decode_cont
     for (int r = 0; r < R; ++r)
         for (int m = 0; m < MR; ++m)
             acc_out[r][m] = _mm512_add_ps(acc_out[r][m], _mm512_zextps256_ps512(acc[r][m]));
+}
+
+/// The 16-lane weight scale vector of units u and u + 1 for the int32 lanes of a two-unit
+/// step: 4-bit codes [u lo, u+1 lo, u hi, u+1 hi] (4 lanes each), 8-bit [u, u+1] (8 each).
+template <weight_format F>
+MPQ_GEMM_INLINE512 __m512 pair_weight_scales(const weight_segment& s, std::size_t u, const decode_context& ctx) {
+    float lo0, hi0, lo1, hi1;
+    unit_scales<F>(s, u, ctx, lo0, hi0);
+    unit_scales<F>(s, u + 1, ctx, lo1, hi1);
+    if constexpr (info(F).code_bits == 4) {
+        const __m128 v = _mm_setr_ps(lo0, lo1, hi0, hi1);
+        return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3),
+                                     _mm512_castps128_ps512(v));
+    } else {
+        return _mm512_permutexvar_ps(_mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1),
+                                     _mm512_castps128_ps512(_mm_unpacklo_ps(_mm_set_ss(lo0), _mm_set_ss(lo1))));
+    }
+}
+
+/// Two units of a row of an integer-coded format as biased unsigned bytes in the order of
+/// the activations they meet: 4-bit codes in pair order (one 32-byte load, no lane
+/// crossing: low nibbles then high nibbles), 8-bit codes in element order.
+template <weight_format F>
+MPQ_GEMM_INLINE512 __m512i pair_biased_u8(const std::uint8_t* codes) {
+    if constexpr (info(F).code_bits == 4) {
+        alignas(64) static constexpr auto table = [] {
+            std::array<std::int8_t, 64> t{};
+            for (std::uint32_t c = 0; c < 64; ++c)
+                t[c] = static_cast<std::int8_t>(nibble_value<F>(c % 16) + unsigned_bias<F>());
+            return t;
+        }();
+        const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes));
+        const __m256i mask = _mm256_set1_epi8(0x0F);
+        const __m256i lo = _mm256_and_si256(raw, mask);
+        const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
+        return _mm512_shuffle_epi8(_mm512_load_si512(table.data()),
+                                   _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
+    } else {
+        return _mm512_xor_si512(_mm512_loadu_si512(codes), _mm512_set1_epi8(-128));
+    }
+}
+
+/// acc[r][m] += W run row r . A[m] (integer path): two units per step where they pair up
+/// (4-bit codes pair units 2p and 2p + 1 of the row, matching the pair-ordered activations;
+/// 8-bit codes any two), single units at the edges. Exact int32 sums per 4 elements.
+template <weight_format F, int R, int MR, bool Prefetch>
+MPQ_GEMM_INLINE512 void run_int(const run_operands<R, MR>& op, const decode_context& ctx, __m512 (&acc_out)[R][MR]) {
+    constexpr bool four_bit = info(F).code_bits == 4;
+    constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
+    std::size_t u = 0;
+    if (four_bit && op.first_unit % 2 == 1 && op.units > 0) {
+        run_int_units<F, R, MR, Prefetch>(op, ctx, 0, 1, acc_out);
+        u = 1;
+    }
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(unsigned_bias<F>()));
+    const __m512i act_scale_index = _mm512_setr_epi32(0, 0, 0, 0, 0, 0, 0, 0, 1, 1, 1, 1, 1, 1, 1, 1);
+    for (; u + 1 < op.units; u += 2) {
+        __m512i a[MR], start[MR];
+        __m512 sa[MR];
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) {
+            if constexpr (four_bit) {
+                const std::size_t column = (op.first_unit + u) * gemm_unit;
+                a[m] = _mm512_loadu_si512(op.qp[m] + column);
+                sa[m] = _mm512_castpd_ps(_mm512_broadcast_f64x4(_mm256_loadu_pd(
+                    reinterpret_cast<const double*>(op.sp[m] + (op.first_unit + u) / 2 * 8))));
+            } else {
+                a[m] = _mm512_loadu_si512(op.q[m] + u * gemm_unit);
+                sa[m] = _mm512_permutexvar_ps(act_scale_index,
+                                              _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(
+                                                  reinterpret_cast<const double*>(op.sa[m] + u)))));
+            }
+            start[m] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, a[m]));
+        }
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+            const std::uint8_t* codes = op.codes[r] + u * unit_bytes;
+            if constexpr (Prefetch) _mm_prefetch(reinterpret_cast<const char*>(codes + op.prefetch), _MM_HINT_T0);
+            const __m512i w = pair_biased_u8<F>(codes);
+            const __m512 sw = pair_weight_scales<F>(weight_segment{F, op.codes[r], op.scales[r], 0}, u, ctx);
+#pragma GCC unroll 8
+            for (int m = 0; m < MR; ++m) {
+                const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start[m], w, a[m]));
+                acc_out[r][m] = _mm512_fmadd_ps(dot, _mm512_mul_ps(sw, sa[m]), acc_out[r][m]);
+            }
+        }
+    }
+    if (u < op.units) run_int_units<F, R, MR, Prefetch>(op, ctx, u, op.units, acc_out);
 }
 
 /// Sums of the 16 lanes of each of 8 vectors, in one vector: lanes i and i + 8 first, then a

@@ -206,8 +206,11 @@ MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, std::size_t m0, con
         if (job.integer_path) {
             op.q[m] = job.a->code_row(m0 + m) + k;
             op.sa[m] = job.a->scale_row(m0 + m) + k / gemm_unit;
+            op.qp[m] = job.a->pair_code_row(m0 + m);
+            op.sp[m] = job.a->pair_scale_row(m0 + m);
         }
     }
+    op.first_unit = k / gemm_unit;
 }
 
 /// acc += one run in format F (integer path where it applies).
