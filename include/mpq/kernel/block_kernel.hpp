@@ -20,6 +20,7 @@
 #include <mpq/kernel/simd_ops.hpp>
 
 #include <algorithm>
+#include <array>
 #include <cstddef>
 #include <cstdint>
 #include <numeric>
@@ -72,12 +73,16 @@ struct block_job {
 
     std::size_t piece = 1;
     std::size_t pieces_per_row = 0;
+    std::size_t groups_per_row = 0;
+    /// Whether the float environment is the default one (set by run(); nearest_even.hpp).
+    bool float_environment = false;
     /// Whether nearest-even rounding may take the fast path (set by run()).
     bool fast_environment = false;
 
     void plan() {
         piece = piece_length(g.group, g.cols, fixed != nullptr);
         pieces_per_row = g.cols == 0 ? 0 : (g.cols + piece - 1) / piece;
+        groups_per_row = (g.cols + g.group - 1) / g.group;
     }
     bool by_rows() const { return fixed != nullptr || g.axis == block_axis::rows; }
     std::size_t task_count() const { return by_rows() ? g.rows * pieces_per_row : g.groups_per_lane(); }
@@ -117,18 +122,53 @@ struct block_job {
         }
     }
 
+    /// One whole group of a multiple of N elements on the fast path: packed codes straight
+    /// into the row (8- and 4-bit codes), or decoded values into y.
+    MPQ_KERNEL_INLINE void fast_group(const float* x, const group_params& gp, std::uint8_t* code_row, float* y,
+                                      std::size_t s) const {
+        const float_batch<A> fast_multiplier(gp.fast_multiplier), divisor(gp.divisor);
+        if (y == nullptr) {
+            if constexpr (bits == 8 || bits == 4) {
+                for (std::size_t i = 0; i < g.group; i += N)
+                    store_packed<bits, A>(encode_fast(float_batch<A>::load_unaligned(x + i), fast_multiplier, divisor),
+                                          code_row + (s + i) * bits / 8, A{});
+            }
+        } else {
+            const float_batch<A> multiplier(gp.multiplier);
+            for (std::size_t i = 0; i < g.group; i += N)
+                (decode(encode_fast(float_batch<A>::load_unaligned(x + i), fast_multiplier, divisor)) * multiplier)
+                    .store_unaligned(y + s + i);
+        }
+    }
+
     /// Elements [e0, e1) of row r (e0 starts a piece).
     template <rounding Mode>
     void rows_piece(std::size_t r, std::size_t e0, std::size_t e1) const {
         const float* x = input + r * input_stride;
         float* y = fake != nullptr ? fake + r * fake_stride : nullptr;
         const std::uint64_t base = static_cast<std::uint64_t>(r) * g.cols;
-        code_stager<bits, A> stage(codes != nullptr ? codes + r * row_bytes : nullptr, e0);
-        auto run = [&](std::size_t s, std::size_t n, const group_params& gp) {
+        std::uint8_t* const code_row = codes != nullptr ? codes + r * row_bytes : nullptr;
+        code_stager<bits, A> stage(code_row, e0);
+        // Whole vectors of 8- and 4-bit codes go straight into the row when every vector
+        // starts on a multiple of the lane count (whole-vector groups or a tensor-wide scale).
+        const bool direct = (bits == 8 || bits == 4) && (fixed != nullptr || g.group % N == 0);
+        auto run = [&](std::size_t s, std::size_t n, const group_params& gp) MPQ_KERNEL_INLINE_LAMBDA {
             const int_batch<A> exponent(gp.exponent);
             const float_batch<A> divisor(gp.divisor), multiplier(gp.multiplier);
-            auto emit = [&](const int_batch<A>& code, std::size_t count, std::size_t at) {
+            auto emit = [&](const int_batch<A>& code, std::size_t count, std::size_t at) MPQ_KERNEL_INLINE_LAMBDA {
                 if (y == nullptr) {
+                    if constexpr (bits == 8 || bits == 4) {
+                        if (direct) {
+                            if (count == N) {
+                                store_packed<bits, A>(code, code_row + at * bits / 8, A{});
+                            } else {
+                                alignas(64) std::array<std::uint8_t, N + 64> tail{};
+                                store_code_bytes<A>(code, tail.data(), A{});
+                                pack_codes<bits>(tail.data(), count, code_row, at);
+                            }
+                            return;
+                        }
+                    }
                     stage.put(code, count);
                 } else if (count == N) {
                     (decode(code) * multiplier).store_unaligned(y + at);
@@ -136,31 +176,66 @@ struct block_job {
                     store_partial<A>(y + at, decode(code) * multiplier, count);
                 }
             };
-            auto loop = [&](auto code_of) {
+            auto loop = [&](auto code_of) MPQ_KERNEL_INLINE_LAMBDA {
                 std::size_t i = 0;
                 for (; i + N <= n; i += N) emit(code_of(float_batch<A>::load_unaligned(x + s + i), s + i), N, s + i);
                 if (i < n) emit(code_of(load_partial<A>(x + s + i, n - i), s + i), n - i, s + i);
             };
             if (gp.zero) {
-                loop([](const float_batch<A>&, std::size_t) { return int_batch<A>(0); });
+                loop([](const float_batch<A>&, std::size_t) MPQ_KERNEL_INLINE_LAMBDA { return int_batch<A>(0); });
             } else if (Mode == rounding::nearest_even && fast_environment && gp.fast) {
                 const float_batch<A> fast_multiplier(gp.fast_multiplier);
-                loop([&](const float_batch<A>& v, std::size_t) { return encode_fast(v, fast_multiplier, divisor); });
+                loop([&](const float_batch<A>& v, std::size_t) MPQ_KERNEL_INLINE_LAMBDA {
+                    return encode_fast(v, fast_multiplier, divisor);
+                });
             } else {
-                loop([&](const float_batch<A>& v, std::size_t at) { return encode<Mode>(v, exponent, divisor, base + at); });
+                loop([&](const float_batch<A>& v, std::size_t at) MPQ_KERNEL_INLINE_LAMBDA {
+                    return encode<Mode>(v, exponent, divisor, base + at);
+                });
             }
         };
         if (fixed != nullptr) {
             run(e0, e1 - e0, *fixed);
         } else {
+            // Row-axis scales are [row][group]: one pointer per row, no index arithmetic per block.
             scale_type unused{};
-            for (std::size_t b = e0 / g.group; b * g.group < e1; ++b) {
-                const std::size_t s = b * g.group, n = g.group_length(b);
-                scale_type& scale = scales != nullptr ? scales[g.scale_index(r, b)] : unused;
+            scale_type* scale_row = scales != nullptr ? scales + r * groups_per_row : nullptr;
+            const std::size_t group = g.group;
+            // MX and NVFP4: amax and scales of up to `lanes` groups at a time, on lanes (NVFP4's
+            // scale divides, so it needs the default float environment).
+            if constexpr (!P::divides || std::is_same_v<Format, nvfp4>) {
+                if (!P::divides || float_environment) {
+                    // Whole-vector groups on the fast path get a loop with no per-vector decisions.
+                    const bool fast_groups = Mode == rounding::nearest_even && fast_environment && group % N == 0 &&
+                                             (y != nullptr || direct);
+                    alignas(64) std::array<std::int32_t, N> amax{};
+                    std::array<scale_type, N> batch_scales{};
+                    std::array<group_params, N> params{};
+                    for (std::size_t b = e0 / group, s = b * group; s < e1;) {
+                        const std::size_t count = std::min(N, (e1 - s + group - 1) / group);
+                        group_amax_bits<A>(x + s, group, count, g.cols - s, amax.data(), A{});
+                        scale_type* out = scale_row != nullptr ? scale_row + b : batch_scales.data();
+                        P::template groups<A>(amax.data(), count, out, params.data(), options, tensor_scale);
+                        for (std::size_t k = 0; k < count; ++k, ++b, s += group) {
+                            const group_params& gp = params[k];
+                            if (fast_groups && gp.fast && !gp.zero && s + group <= g.cols) {
+                                fast_group(x + s, gp, code_row, y, s);
+                            } else {
+                                run(s, std::min(group, g.cols - s), gp);
+                            }
+                        }
+                    }
+                    if (y == nullptr && !direct) stage.finish();
+                    return;
+                }
+            }
+            for (std::size_t b = e0 / group, s = b * group; s < e1; ++b, s += group) {
+                const std::size_t n = std::min(group, g.cols - s);
+                scale_type& scale = scale_row != nullptr ? scale_row[b] : unused;
                 run(s, n, P::group(amax_bits<A>(x + s, n), scale, options, tensor_scale));
             }
         }
-        if (y == nullptr) stage.finish();
+        if (y == nullptr && !direct) stage.finish();
     }
 
     /// The `group`-row band gb of a tensor blocked down its columns.
@@ -222,7 +297,8 @@ struct block_job {
     }
 
     void run(const parallel_options& parallel) {
-        fast_environment = options.round == rounding::nearest_even && default_float_environment();
+        float_environment = default_float_environment();
+        fast_environment = options.round == rounding::nearest_even && float_environment;
         switch (options.round) {
         case rounding::nearest_even: run_pieces(task_count(), parallel, [this](std::size_t t) { run_task<rounding::nearest_even>(t); }); break;
         case rounding::nearest_away: run_pieces(task_count(), parallel, [this](std::size_t t) { run_task<rounding::nearest_away>(t); }); break;

@@ -45,10 +45,13 @@ T reduce_add(const xsimd::batch<T, A>& x) {
 }
 
 /// Forces inlining of the small per-vector helpers of the kernels' inner loops.
+/// MPQ_KERNEL_INLINE_LAMBDA does the same for a lambda (after its parameter list).
 #if defined(__GNUC__)
 #define MPQ_KERNEL_INLINE inline __attribute__((always_inline))
+#define MPQ_KERNEL_INLINE_LAMBDA __attribute__((always_inline))
 #else
 #define MPQ_KERNEL_INLINE inline
+#define MPQ_KERNEL_INLINE_LAMBDA
 #endif
 
 /// Largest lane (no reduce_max in 8.1): halves the batch with max until one lane is left.

@@ -8,10 +8,12 @@
 #include <mpq/format/mx.hpp>
 #include <mpq/format/nvfp4.hpp>
 #include <mpq/format/scaled.hpp>
+#include <mpq/kernel/compat.hpp>
 #include <mpq/kernel/element_encode.hpp>
 #include <mpq/kernel/nearest_even.hpp>
 
 #include <array>
+#include <bit>
 #include <cstdint>
 #include <limits>
 
@@ -52,6 +54,12 @@ struct policy<mx<Element, dynamic_block_size>> {
         if (amax_bits >= mpq::detail::f32_inf_bits) {
             scale = e8m0::nan_code;
             p.zero = true;
+        } else if (o.scale == scale_mode::floor) {
+            // The OCP rule of mx_scale_code, from the bits: floor(log2 amax) - emax, clamped to
+            // the E8M0 range (a subnormal or zero amax gives code 0; every emax is >= 0).
+            static_assert(Element::emax >= 0);
+            const int code = static_cast<int>(amax_bits >> 23) - Element::emax;
+            scale = static_cast<scale_type>(code < 0 ? 0 : (code > 254 ? 254 : code));
         } else {
             scale = mx_scale_code<Element>(mpq::detail::float_of(amax_bits), o.scale);
         }
@@ -65,6 +73,45 @@ struct policy<mx<Element, dynamic_block_size>> {
         return p;
     }
     static float multiplier(scale_type scale, float) { return e8m0::decode(scale); }
+
+    /// group() for `count` <= lanes groups at once; the floor rule (the default) on lanes,
+    /// every other rule group by group.
+    template <class A>
+    static void groups(const std::int32_t* amax_bits, std::size_t count, scale_type* scales, group_params* out,
+                       const quantize_options& o, float tensor_scale) {
+        if (o.scale != scale_mode::floor) {
+            for (std::size_t k = 0; k < count; ++k)
+                out[k] = group(static_cast<std::uint32_t>(amax_bits[k]), scales[k], o, tensor_scale);
+            return;
+        }
+        constexpr std::size_t lanes = compat::lanes<A>;
+        using ints = int_batch<A>;
+        constexpr int input_exponent = nearest_even_encoder<Element>::input_exponent;
+        const ints amax = ints::load_unaligned(amax_bits);
+        const auto finite = amax < ints(static_cast<std::int32_t>(mpq::detail::f32_inf_bits));
+        const ints floor_code = xsimd::min(xsimd::max((amax >> 23) - ints(Element::emax), ints(0)), ints(254));
+        const ints code = xsimd::select(finite, floor_code, ints(e8m0::nan_code));
+        // e8m0::decode: 2^(code - 127); code 0 is the subnormal 2^-127 (NaN blocks are zeroed
+        // and their multiplier is set below).
+        const ints multiplier = xsimd::select(code == ints(0), ints(0x00400000), code << 23);
+        // 2^(F - E) = 2^(F + 127 - code): a normal float down to code = F + 1, 2^-127 at F + 254.
+        const ints fast_exponent = ints(input_exponent + 127) - code;
+        const ints fast_multiplier = xsimd::select(fast_exponent >= ints(-126), (fast_exponent + ints(127)) << 23,
+                                                   ints(0x00400000));
+        alignas(64) std::array<std::int32_t, lanes> codes{}, multipliers{}, fast_multipliers{};
+        code.store_aligned(codes.data());
+        multiplier.store_aligned(multipliers.data());
+        fast_multiplier.store_aligned(fast_multipliers.data());
+        for (std::size_t k = 0; k < count; ++k) {
+            group_params& p = out[k];
+            scales[k] = static_cast<scale_type>(codes[k]);
+            p.exponent = codes[k] - e8m0::bias;
+            p.zero = codes[k] == e8m0::nan_code;
+            p.multiplier = p.zero ? e8m0::decode(e8m0::nan_code) : std::bit_cast<float>(multipliers[k]);
+            p.fast = codes[k] >= input_exponent;
+            p.fast_multiplier = std::bit_cast<float>(fast_multipliers[k]);
+        }
+    }
 };
 
 template <>
@@ -88,6 +135,39 @@ struct policy<nvfp4> {
     }
     static float multiplier(scale_type scale, float tensor_scale) {
         return ue4m3::decode(scale) * tensor_scale;
+    }
+
+    /// group() for `count` <= lanes blocks at once, on lanes: the same divisions, the UE4M3
+    /// encode by the nearest-even lane encoder (the reference's encode rounds to nearest-even
+    /// and saturates), the decode by the lane decoder. Needs the default floating-point
+    /// environment (see default_float_environment).
+    template <class A>
+    static void groups(const std::int32_t* amax_bits, std::size_t count, scale_type* scales, group_params* out,
+                       const quantize_options&, float tensor_scale) {
+        constexpr std::size_t lanes = compat::lanes<A>;
+        using ints = int_batch<A>;
+        using floats = float_batch<A>;
+        const ints amax = ints::load_unaligned(amax_bits);
+        const auto finite = amax < ints(static_cast<std::int32_t>(mpq::detail::f32_inf_bits));
+        const floats ts(tensor_scale);
+        const floats quotient = (xsimd::bitwise_cast<floats>(amax) / floats(6.0f)) / ts;
+        ints code = nearest_even_encoder<ue4m3>::encode<A>(quotient);
+        code = xsimd::select(code == ints(0), ints(1), code);
+        code = xsimd::select(amax == ints(0), ints(0), code);
+        code = xsimd::select(finite, code, ints(static_cast<std::int32_t>(ue4m3_layout::nan_code)));
+        const floats multiplier = lane_decoder<ue4m3>::decode<A>(code) * ts;
+        alignas(64) std::array<std::int32_t, lanes> codes{};
+        alignas(64) std::array<float, lanes> multipliers{};
+        code.store_aligned(codes.data());
+        multiplier.store_aligned(multipliers.data());
+        for (std::size_t k = 0; k < count; ++k) {
+            scales[k] = static_cast<scale_type>(codes[k]);
+            group_params& p = out[k];
+            p.multiplier = multipliers[k];
+            p.divisor = multipliers[k];
+            p.zero = amax_bits[k] >= static_cast<std::int32_t>(mpq::detail::f32_inf_bits) || codes[k] == 0 ||
+                     multipliers[k] == 0.0f;
+        }
     }
 };
 

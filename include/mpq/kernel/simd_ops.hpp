@@ -53,20 +53,104 @@ MPQ_KERNEL_INLINE std::uint32_t amax_bits(const float* p, std::size_t n) {
     return static_cast<std::uint32_t>(compat::reduce_max(xsimd::max(m0, m1)));
 }
 
+/// amax_bits of `count` <= lanes consecutive groups of `group` elements starting at p (the
+/// last one may end early, at p + length): out[k] for group k. The generic version reduces
+/// each group on its own; AVX2 and AVX-512 reduce a full batch of whole-vector groups with
+/// one transposing tree (three shuffles and maxima per group instead of a horizontal max).
+template <class A>
+MPQ_KERNEL_INLINE void group_amax_bits(const float* p, std::size_t group, std::size_t count, std::size_t length,
+                                       std::int32_t* out, requires_arch<compat::generic_arch>) {
+    for (std::size_t k = 0; k < count; ++k)
+        out[k] = static_cast<std::int32_t>(amax_bits<A>(p + k * group, std::min(group, length - k * group)));
+}
+
+/// Per-lane max of |x| bit patterns over one group of `group` (a multiple of lanes) elements.
+template <class A>
+MPQ_KERNEL_INLINE int_batch<A> lane_amax(const float* p, std::size_t group) {
+    constexpr std::size_t N = compat::lanes<A>;
+    const int_batch<A> abs_mask(0x7fffffff);
+    int_batch<A> m = xsimd::bitwise_cast<int_batch<A>>(float_batch<A>::load_unaligned(p)) & abs_mask;
+    for (std::size_t i = N; i < group; i += N)
+        m = xsimd::max(m, xsimd::bitwise_cast<int_batch<A>>(float_batch<A>::load_unaligned(p + i)) & abs_mask);
+    return m;
+}
+
+#if XSIMD_WITH_AVX2
+template <class A>
+MPQ_KERNEL_INLINE void group_amax_bits(const float* p, std::size_t group, std::size_t count, std::size_t length,
+                                       std::int32_t* out, requires_arch<xsimd::avx2>) {
+    constexpr std::size_t N = 8;
+    if (count < 2 || group % N != 0 || length < count * group) {
+        group_amax_bits<A>(p, group, count, length, out, compat::generic_arch{});
+        return;
+    }
+    __m256i m[N];
+    for (std::size_t k = 0; k < N; ++k) m[k] = k < count ? static_cast<__m256i>(lane_amax<A>(p + k * group, group)) : _mm256_setzero_si256();
+    // Pairs of groups, then quadruples, share a register; 128-bit halves are merged last.
+    __m256i pair[4];
+    for (std::size_t k = 0; k < 4; ++k)
+        pair[k] = _mm256_max_epi32(_mm256_unpacklo_epi32(m[2 * k], m[2 * k + 1]), _mm256_unpackhi_epi32(m[2 * k], m[2 * k + 1]));
+    __m256i quad[2];
+    for (std::size_t k = 0; k < 2; ++k)
+        quad[k] = _mm256_max_epi32(_mm256_unpacklo_epi64(pair[2 * k], pair[2 * k + 1]),
+                                   _mm256_unpackhi_epi64(pair[2 * k], pair[2 * k + 1]));
+    const __m256i all = _mm256_max_epi32(_mm256_permute2x128_si256(quad[0], quad[1], 0x20),
+                                         _mm256_permute2x128_si256(quad[0], quad[1], 0x31));
+    _mm256_storeu_si256(reinterpret_cast<__m256i*>(out), all);
+}
+#endif
+
+#if XSIMD_WITH_AVX512F
+template <class A>
+MPQ_KERNEL_INLINE void group_amax_bits(const float* p, std::size_t group, std::size_t count, std::size_t length,
+                                       std::int32_t* out, requires_arch<xsimd::avx512f>) {
+    constexpr std::size_t N = 16;
+    if (count < 2 || group % N != 0 || length < count * group) {
+        group_amax_bits<A>(p, group, count, length, out, compat::generic_arch{});
+        return;
+    }
+    __m512i m[N];
+    for (std::size_t k = 0; k < N; ++k) m[k] = k < count ? static_cast<__m512i>(lane_amax<A>(p + k * group, group)) : _mm512_setzero_si512();
+    // After the two unpack levels, register k holds groups 4k..4k+3 in positions 0..3 of each
+    // 128-bit chunk (each chunk the max over its own lanes); the 128-bit shuffles then merge
+    // the four chunks so that lane k ends up holding group k.
+    __m512i pair[8];
+    for (std::size_t k = 0; k < 8; ++k)
+        pair[k] = _mm512_max_epi32(_mm512_unpacklo_epi32(m[2 * k], m[2 * k + 1]), _mm512_unpackhi_epi32(m[2 * k], m[2 * k + 1]));
+    __m512i quad[4];
+    for (std::size_t k = 0; k < 4; ++k)
+        quad[k] = _mm512_max_epi32(_mm512_unpacklo_epi64(pair[2 * k], pair[2 * k + 1]),
+                                   _mm512_unpackhi_epi64(pair[2 * k], pair[2 * k + 1]));
+    constexpr int even_chunks = 0 | (2 << 2) | (0 << 4) | (2 << 6), odd_chunks = 1 | (3 << 2) | (1 << 4) | (3 << 6);
+    __m512i half[2];
+    for (std::size_t k = 0; k < 2; ++k)
+        half[k] = _mm512_max_epi32(_mm512_shuffle_i32x4(quad[2 * k], quad[2 * k + 1], even_chunks),
+                                   _mm512_shuffle_i32x4(quad[2 * k], quad[2 * k + 1], odd_chunks));
+    const __m512i all = _mm512_max_epi32(_mm512_shuffle_i32x4(half[0], half[1], even_chunks),
+                                         _mm512_shuffle_i32x4(half[0], half[1], odd_chunks));
+    _mm512_storeu_si512(out, all);
+}
+#endif
+
 /// Largest finite |x| bit pattern of a run (NaN and Inf ignored).
 template <class A>
 std::uint32_t finite_amax_bits(const float* p, std::size_t n) {
     constexpr std::size_t N = compat::lanes<A>;
-    const int_batch<A> abs_mask(0x7fffffff), inf(0x7f800000);
-    int_batch<A> m(0);
-    auto step = [&](const float_batch<A>& v) {
-        const int_batch<A> a = xsimd::bitwise_cast<int_batch<A>>(v) & abs_mask;
-        m = xsimd::max(m, xsimd::select(a < inf, a, int_batch<A>(0)));
+    // |x| bits + 2^23 as signed integers: finite values stay positive while Inf and NaN wrap
+    // negative, so a plain signed max skips them without a compare.
+    const int_batch<A> abs_mask(0x7fffffff), offset(0x00800000);
+    int_batch<A> m0(offset), m1(offset);
+    auto lift = [&](const float_batch<A>& v) MPQ_KERNEL_INLINE_LAMBDA {
+        return (xsimd::bitwise_cast<int_batch<A>>(v) & abs_mask) + offset;
     };
     std::size_t i = 0;
-    for (; i + N <= n; i += N) step(float_batch<A>::load_unaligned(p + i));
-    if (i < n) step(load_partial<A>(p + i, n - i));
-    return static_cast<std::uint32_t>(compat::reduce_max(m));
+    for (; i + 2 * N <= n; i += 2 * N) {
+        m0 = xsimd::max(m0, lift(float_batch<A>::load_unaligned(p + i)));
+        m1 = xsimd::max(m1, lift(float_batch<A>::load_unaligned(p + i + N)));
+    }
+    for (; i + N <= n; i += N) m0 = xsimd::max(m0, lift(float_batch<A>::load_unaligned(p + i)));
+    if (i < n) m1 = xsimd::max(m1, lift(load_partial<A>(p + i, n - i)));
+    return static_cast<std::uint32_t>(compat::reduce_max(xsimd::max(m0, m1)) - 0x00800000);
 }
 
 // ---- lanes of codes <-> bytes ------------------------------------------------------------
@@ -207,6 +291,48 @@ void unpack_codes(const std::uint8_t* row, std::size_t first, std::size_t n, std
     }
 }
 
+// ---- whole vectors of codes straight into a packed row ---------------------------------
+
+/// Packs the lanes of `codes` (each below 2^Bits; Bits is 4 or 8) into dst: lanes / (8 / Bits)
+/// bytes, lane 2j in the low nibble of byte j for 4-bit codes.
+template <int Bits, class A>
+MPQ_KERNEL_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<compat::generic_arch>) {
+    alignas(64) std::array<std::uint8_t, compat::lanes<A> + 64> bytes{};
+    store_code_bytes<A>(codes, bytes.data(), A{});
+    pack_codes<Bits>(bytes.data(), compat::lanes<A>, dst, 0);
+}
+
+#if XSIMD_WITH_AVX2
+template <int Bits, class A>
+MPQ_KERNEL_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx2>) {
+    if constexpr (Bits == 8) {
+        store_code_bytes<A>(codes, dst, A{});
+    } else {
+        // Lane pairs share a 64-bit lane: bring the odd lane's code next to the even one's.
+        const __m256i pairs = _mm256_or_si256(codes, _mm256_srli_epi64(codes, 28));
+        const __m256i gathered = _mm256_shuffle_epi8(
+            pairs, _mm256_setr_epi8(0, 8, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1, 0, 8, -1, -1, -1, -1,
+                                    -1, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+        const auto lo = static_cast<std::uint32_t>(_mm256_extract_epi16(gathered, 0));
+        const auto hi = static_cast<std::uint32_t>(_mm256_extract_epi16(gathered, 8));
+        const std::uint32_t four = (lo & 0xFFFFU) | (hi << 16);
+        std::memcpy(dst, &four, sizeof four);
+    }
+}
+#endif
+
+#if XSIMD_WITH_AVX512F
+template <int Bits, class A>
+MPQ_KERNEL_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx512f>) {
+    if constexpr (Bits == 8) {
+        _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8(codes));
+    } else {
+        const __m512i pairs = _mm512_or_si512(codes, _mm512_srli_epi64(codes, 28));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi64_epi8(pairs));
+    }
+}
+#endif
+
 /// Collects the codes of one row, in order, and packs them window by window.
 template <int Bits, class A>
 class code_stager {
@@ -236,7 +362,7 @@ private:
     std::uint8_t* row_;
     std::size_t start_;
     std::size_t filled_ = 0;
-    alignas(64) std::array<std::uint8_t, window + 64> buffer_{};
+    alignas(64) std::array<std::uint8_t, window + 64> buffer_; // filled before read; not zeroed per row
 };
 
 } // namespace mpq::kernel::detail
