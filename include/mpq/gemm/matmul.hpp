@@ -96,7 +96,7 @@ void gemm_with(std::size_t m, std::span<const float> a, std::size_t lda, const m
     const std::size_t threads = options.threads;
     if (n >= 16 * threads || m < 16) {
         const std::size_t blocks = (n + 15) / 16;
-        const std::size_t parts = std::min(blocks, threads * 4);
+        const std::size_t parts = threads == 1 ? 1 : std::min(blocks, threads * 4);
         run_parallel(threads, parts, [&](std::size_t p) {
             const std::size_t b0 = blocks * p / parts, b1 = blocks * (p + 1) / parts;
             dot_range<Arch>(job, 0, m, b0 * 16, std::min(n, b1 * 16));

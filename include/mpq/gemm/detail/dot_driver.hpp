@@ -312,6 +312,10 @@ void dot_range(const gemm_job& job, std::size_t m0, std::size_t m1, std::size_t 
     if constexpr (std::is_same_v<Arch, avx512_vnni>) {
         // Groups of 4, 2, 1 activation rows against blocks of 4, 8, 16 weight rows: at most
         // 16 accumulators. The result of an output does not depend on the grouping.
+        if (m1 - m0 == 1) { // GEMV: no activation rows to share W blocks across
+            avx512_rows<8, 1>(job, m0, n0, n1);
+            return;
+        }
         for (std::size_t mb = m0; mb < m1; mb += m_block) {
             const std::size_t me = std::min(m1, mb + m_block);
             for (std::size_t nb = n0; nb < n1; nb += n_block) {
