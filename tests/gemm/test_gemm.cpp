@@ -401,3 +401,30 @@ TEST_CASE("gemm (AVX-512 kernels): a row of C does not depend on M or the other 
     }
 }
 #endif
+
+TEST_CASE("gemm_bf16: BF16 activations give gemm's result on their float32 values", "[gemm]") {
+    const std::size_t n = 37, k = 172, m = 5, lda = 180, ldc = 40;
+    const std::vector<float> wv = random_values(n * k, 51);
+    const auto map = precision_map::random_blockwise(n, k, 16, 32, weight_format::mxint4, weight_format::bf16, 0.9, 5);
+    const mixed_matrix w = mixed_matrix::quantize(wv, map);
+    const std::vector<float> values = random_values(m * lda, 52);
+    std::vector<bf16> a(m * lda);
+    std::vector<float> widened(m * lda);
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        a[i] = bf16::from_bits(bf16::encode(values[i]));
+        widened[i] = bf16::decode(a[i].code());
+    }
+    for (activation_format act : {activation_format::f32, activation_format::mxint4}) {
+        gemm_options options;
+        options.activations = act;
+        std::vector<float> c(m * ldc, 3.0f), expected(m * ldc, 3.0f);
+        gemm_bf16(m, a, lda, w, c, ldc, options);
+        gemm(m, widened, lda, w, expected, ldc, options);
+        for (std::size_t i = 0; i < c.size(); ++i) REQUIRE(bits(c[i]) == bits(expected[i]));
+    }
+    std::vector<float> c(m * ldc);
+    CHECK_THROWS_AS(gemm_bf16(m, std::span<const bf16>(a).first((m - 1) * lda + k - 1), lda, w, c, ldc),
+                    std::invalid_argument);
+    CHECK_THROWS_AS(gemm_bf16(m, a, k - 1, w, c, ldc), std::invalid_argument);
+    CHECK_NOTHROW(gemm_bf16(0, {}, k, w, {}, n));
+}

@@ -6,6 +6,7 @@
 #include <mpq/gemm/detail/panel_driver.hpp>
 #include <mpq/gemm/detail/parallel.hpp>
 #include <mpq/gemm/mixed_matrix.hpp>
+#include <mpq/numeric/half.hpp>
 
 #include <algorithm>
 #include <span>
@@ -32,9 +33,9 @@ struct gemm_options {
 
 namespace detail {
 
-inline void check_gemm_arguments(std::size_t m, std::span<const float> a, std::size_t lda,
-                                 const mixed_matrix& w, std::span<float> c, std::size_t ldc,
-                                 const gemm_options& options) {
+/// Throws std::invalid_argument naming the first bad argument (`a_size`: values in A).
+inline void check_gemm_arguments(std::size_t m, std::size_t a_size, std::size_t lda, const mixed_matrix& w,
+                                 std::span<float> c, std::size_t ldc, const gemm_options& options) {
     const std::size_t n = w.rows(), k = w.cols();
     auto fail = [](const std::string& what) { throw std::invalid_argument("mpq::gemm: " + what); };
     if (n == 0 || k == 0) fail("the weight matrix is empty");
@@ -42,8 +43,8 @@ inline void check_gemm_arguments(std::size_t m, std::span<const float> a, std::s
     if (lda < k) fail("lda " + std::to_string(lda) + " is less than K = " + std::to_string(k));
     if (ldc < n) fail("ldc " + std::to_string(ldc) + " is less than N = " + std::to_string(n));
     if (m == 0) return;
-    if (a.size() < (m - 1) * lda + k)
-        fail("A holds " + std::to_string(a.size()) + " values, M x K = " + std::to_string(m) + " x " +
+    if (a_size < (m - 1) * lda + k)
+        fail("A holds " + std::to_string(a_size) + " values, M x K = " + std::to_string(m) + " x " +
              std::to_string(k) + " with lda " + std::to_string(lda) + " needs " +
              std::to_string((m - 1) * lda + k));
     if (c.size() < (m - 1) * ldc + n)
@@ -52,6 +53,12 @@ inline void check_gemm_arguments(std::size_t m, std::span<const float> a, std::s
              std::to_string((m - 1) * ldc + n));
     if (!options.bias.empty() && options.bias.size() != n)
         fail("bias holds " + std::to_string(options.bias.size()) + " values, expected N = " + std::to_string(n));
+}
+
+inline void check_gemm_arguments(std::size_t m, std::span<const float> a, std::size_t lda,
+                                 const mixed_matrix& w, std::span<float> c, std::size_t ldc,
+                                 const gemm_options& options) {
+    check_gemm_arguments(m, a.size(), lda, w, c, ldc, options);
 }
 
 #if MPQ_GEMM_HAVE_AVX512
@@ -125,6 +132,24 @@ void gemm_with(std::size_t m, std::span<const float> a, std::size_t lda, const m
 inline void gemm(std::size_t m, std::span<const float> a, std::size_t lda, const mixed_matrix& w,
                  std::span<float> c, std::size_t ldc, const gemm_options& options = {}) {
     detail::gemm_with<detail::gemm_arch>(m, a, lda, w, c, ldc, options);
+}
+
+/// gemm with A given in BF16 (M x K, leading dimension lda): each value is widened to
+/// float32 (exactly), then the product is gemm's, with gemm's options (activation
+/// quantization included), error bound and errors.
+inline void gemm_bf16(std::size_t m, std::span<const bf16> a, std::size_t lda, const mixed_matrix& w,
+                      std::span<float> c, std::size_t ldc, const gemm_options& options = {}) {
+    detail::check_gemm_arguments(m, a.size(), lda, w, c, ldc, options);
+    if (m == 0) return;
+    const std::size_t k = w.cols();
+    thread_local std::vector<float> widened; // reused: no allocation per call once grown
+    widened.resize(m * k);
+    for (std::size_t i = 0; i < m; ++i) {
+        const bf16* row = a.data() + i * lda;
+        float* out = widened.data() + i * k;
+        for (std::size_t j = 0; j < k; ++j) out[j] = detail::float_of(std::uint32_t{row[j].code()} << 16);
+    }
+    gemm(m, widened, k, w, c, ldc, options);
 }
 
 /// y = W x (+ bias): the GEMV (M = 1) of a layer's forward pass. x has K values, y has N.
