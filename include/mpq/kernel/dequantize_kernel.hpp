@@ -51,7 +51,39 @@ struct dequantize_job {
         if (i < n) store_partial<A>(y + s + i, decode_at(stage + (s + i - w)) * m, n - i);
     }
 
+    /// Elements [s, end) of a row under one multiplier, codes loaded straight from the packed
+    /// row (s a multiple of N); a short last vector goes through a small staging buffer.
+    MPQ_KERNEL_INLINE void decode_direct(const std::uint8_t* row, std::size_t s, std::size_t end, float multiplier,
+                                         float* y) const {
+        const float_batch<A> m(multiplier);
+        std::size_t i = s;
+        for (; i + N <= end; i += N)
+            (decode_lanes<element, A>(load_code_lanes<bits, A>(row, i, A{})) * m).store_unaligned(y + i);
+        if (i < end) {
+            alignas(64) std::array<std::uint8_t, N + 64> tail{};
+            unpack_codes<bits>(row, i, end - i, tail.data());
+            store_partial<A>(y + i, decode_at(tail.data()) * m, end - i);
+        }
+    }
+
     void rows_piece(std::size_t r, std::size_t e0, std::size_t e1) const {
+        if constexpr (has_code_lane_loads<A>) {
+            // Whole-vector groups (or one tensor-wide scale): every vector starts on a multiple
+            // of N, so codes come straight from the row with no staging.
+            if (tensor_wide || g.group % N == 0) {
+                const std::uint8_t* row = in.codes.data() + r * in.row_bytes();
+                float* y = output + r * output_stride;
+                if (tensor_wide) {
+                    decode_direct(row, e0, e1, P::multiplier(in.scales[0], tensor_scale), y);
+                } else {
+                    // Row-axis scales are [row][group].
+                    const auto* scale_row = in.scales.data() + r * ((g.cols + g.group - 1) / g.group);
+                    for (std::size_t b = e0 / g.group, s = b * g.group; s < e1; ++b, s += g.group)
+                        decode_direct(row, s, std::min(s + g.group, e1), P::multiplier(scale_row[b], tensor_scale), y);
+                }
+                return;
+            }
+        }
         const std::uint8_t* row = in.codes.data() + r * in.row_bytes();
         float* y = output + r * output_stride;
         alignas(64) std::array<std::uint8_t, window + 64> stage{};

@@ -12,6 +12,7 @@
 #include <cstddef>
 #include <cstdint>
 #include <cstring>
+#include <type_traits>
 
 #if XSIMD_WITH_AVX2 || XSIMD_WITH_AVX512F
 #include <immintrin.h>
@@ -329,6 +330,68 @@ MPQ_KERNEL_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst
     } else {
         const __m512i pairs = _mm512_or_si512(codes, _mm512_srli_epi64(codes, 28));
         _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi64_epi8(pairs));
+    }
+}
+#endif
+
+/// Whether load_code_lanes has a vector version for arch A (otherwise kernels stage codes).
+template <class A>
+inline constexpr bool has_code_lane_loads = std::is_base_of_v<xsimd::avx2, A> || std::is_base_of_v<xsimd::avx512f, A>;
+
+/// The codes of elements [e, e + lanes) of a packed row (e a multiple of 4), one per lane,
+/// reading only those codes' bytes.
+template <int Bits, class A>
+MPQ_KERNEL_INLINE int_batch<A> load_code_lanes(const std::uint8_t* row, std::size_t e, requires_arch<compat::generic_arch>) {
+    alignas(64) std::array<std::int32_t, compat::lanes<A>> t{};
+    for (std::size_t j = 0; j < t.size(); ++j) t[j] = static_cast<std::int32_t>(code_packing<Bits>::get(row, e + j));
+    return int_batch<A>::load_aligned(t.data());
+}
+
+#if XSIMD_WITH_AVX2
+template <int Bits, class A>
+MPQ_KERNEL_INLINE int_batch<A> load_code_lanes(const std::uint8_t* row, std::size_t e, requires_arch<xsimd::avx2>) {
+    if constexpr (Bits == 8) {
+        return load_code_bytes<A>(row + e, A{});
+    } else if constexpr (Bits == 4) {
+        std::uint32_t four = 0;
+        std::memcpy(&four, row + e / 2, sizeof four);
+        const __m256i bytes = _mm256_cvtepu8_epi64(_mm_cvtsi32_si128(static_cast<int>(four)));
+        // Each 64-bit lane holds one byte: low nibble to the even lane, high to the odd one.
+        return _mm256_or_si256(_mm256_and_si256(bytes, _mm256_set1_epi64x(0xF)),
+                               _mm256_slli_epi64(_mm256_srli_epi64(bytes, 4), 32));
+    } else {
+        std::uint64_t six = 0;
+        std::memcpy(&six, row + e / 4 * 3, 6);
+        // Three bytes per group of four codes into one 32-bit lane, copied to four lanes and
+        // shifted so that lane k keeps code k.
+        const __m128i groups = _mm_shuffle_epi8(_mm_cvtsi64_si128(static_cast<long long>(six)),
+                                                _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, -1, -1, -1, -1, -1, -1, -1, -1));
+        const __m256i spread = _mm256_permutevar8x32_epi32(_mm256_castsi128_si256(groups), _mm256_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1));
+        return _mm256_and_si256(_mm256_srlv_epi32(spread, _mm256_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18)), _mm256_set1_epi32(0x3F));
+    }
+}
+#endif
+
+#if XSIMD_WITH_AVX512F
+template <int Bits, class A>
+MPQ_KERNEL_INLINE int_batch<A> load_code_lanes(const std::uint8_t* row, std::size_t e, requires_arch<xsimd::avx512f>) {
+    if constexpr (Bits == 8) {
+        return load_code_bytes<A>(row + e, A{});
+    } else if constexpr (Bits == 4) {
+        const __m512i bytes = _mm512_cvtepu8_epi64(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(row + e / 2)));
+        return _mm512_or_si512(_mm512_and_si512(bytes, _mm512_set1_epi64(0xF)),
+                               _mm512_slli_epi64(_mm512_srli_epi64(bytes, 4), 32));
+    } else {
+        const std::uint8_t* p = row + e / 4 * 3;
+        std::int32_t tail = 0;
+        std::memcpy(&tail, p + 8, sizeof tail);
+        const __m128i twelve = _mm_insert_epi32(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)), tail, 2);
+        const __m128i groups =
+            _mm_shuffle_epi8(twelve, _mm_setr_epi8(0, 1, 2, -1, 3, 4, 5, -1, 6, 7, 8, -1, 9, 10, 11, -1));
+        const __m512i spread = _mm512_permutexvar_epi32(
+            _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3), _mm512_castsi128_si512(groups));
+        const __m512i shifts = _mm512_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18);
+        return _mm512_and_si512(_mm512_srlv_epi32(spread, shifts), _mm512_set1_epi32(0x3F));
     }
 }
 #endif
