@@ -308,3 +308,35 @@ TEST_CASE("bad input throws std::invalid_argument", "[fit][input]") {
     CHECK_THROWS_AS(levenberg_marquardt(1, 2), std::invalid_argument);
     CHECK_THROWS_AS(fit_curve(decay{}, data.obs(), {1.0, 1.0}, {.fixed = {1, 1}}), std::invalid_argument);
 }
+
+namespace {
+struct shifted_power_log { // log y = log c + g·log(x + d), the strong law's block-size factor
+    static constexpr std::size_t parameter_count = 3;
+    template <class T> T operator()(std::span<const double> x, std::span<const T, 3> p) const {
+        using std::log;
+        using mpq::fit::log;
+        return log(p[0]) + p[2] * log(x[0] + p[1]);
+    }
+};
+} // namespace
+
+TEST_CASE("a step clipped at a bound that does not descend shrinks the trust region", "[lm][bounds]") {
+    // Measured data falling slightly with x while the exponent is bounded below by 0, and a
+    // start near that bound: the first Gauss–Newton step leaves the box, its clipped version
+    // raises the cost, and the solver must shrink the region until it finds descent (it once
+    // spun on the same rejected step until the evaluation limit).
+    const std::vector<double> x = {16, 32, 64, 128, 256};
+    std::vector<double> y;
+    for (double v : {0.108180, 0.107413, 0.112519, 0.103010, 0.100501}) y.push_back(std::log(v));
+    double mean = 0;
+    for (double v : y) mean += v / static_cast<double>(y.size());
+    double constant_cost = 0; // the best fit with the exponent at its bound 0
+    for (double v : y) constant_cost += 0.5 * (v - mean) * (v - mean);
+    const auto fit = fit_curve(shifted_power_log{}, {.x = x, .y = y, .input_count = 1},
+                               std::array<double, 3>{0.119, 0.0, 0.05},
+                               {.lower = {1e-300, -15.984, 0}, .upper = {1e300, 256000, 1}}, {.multi_starts = 0});
+    REQUIRE(fit.success());
+    CHECK(fit.solve.residual_evaluations < 200);
+    CHECK(fit.parameters[2] == 0.0);
+    CHECK(fit.solve.final_cost == Approx(constant_cost).epsilon(1e-6));
+}

@@ -178,6 +178,9 @@ public:
                 if (ratio <= 0.25) {
                     double t = actual >= 0 ? 0.5 : 0.5 * directional / (directional + 0.5 * actual);
                     if (0.1 * f_norm_trial >= f_norm || t < 0.1 || !std::isfinite(t)) t = 0.1;
+                    // A step clipped at a bound need not be a descent direction; then the
+                    // formula can give t >= 1 and the radius would never shrink.
+                    t = std::min(t, 0.5);
                     radius = t * std::min(radius, p_norm / 0.1);
                     lambda /= t;
                 } else if (lambda == 0 || ratio >= 0.75) {
