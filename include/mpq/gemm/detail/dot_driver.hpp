@@ -167,6 +167,28 @@ struct avx512_vnni {};
 template <int R, int MR>
 MPQ_GEMM_INLINE512 void avx512_store(const gemm_job& job, std::size_t m0, std::size_t n, std::size_t valid,
                                      const __m512 (&acc)[R][MR]) {
+    if constexpr (R == 4 && MR % 2 == 0) {
+        // Two activation rows per reduction (each sum's tree is its own: the same bits).
+        for (int m = 0; m < MR; m += 2) {
+            const __m512 v[8] = {acc[0][m], acc[1][m], acc[2][m], acc[3][m],
+                                 acc[0][m + 1], acc[1][m + 1], acc[2][m + 1], acc[3][m + 1]};
+            const __m256 sums = avx512::reduce8(v);
+            for (int h = 0; h < 2; ++h) {
+                const __m128 part = h == 0 ? _mm256_castps256_ps128(sums) : _mm256_extractf128_ps(sums, 1);
+                float* out = job.c + (m0 + m + h) * job.ldc + n;
+                if (valid == 4) { // the same operations as store_result, 4 outputs at once
+                    __m128 y = job.bias != nullptr ? _mm_add_ps(part, _mm_loadu_ps(job.bias + n)) : part;
+                    if (job.accumulate) y = _mm_add_ps(_mm_loadu_ps(out), y);
+                    _mm_storeu_ps(out, y);
+                } else {
+                    alignas(16) float lanes[4];
+                    _mm_store_ps(lanes, part);
+                    for (std::size_t r = 0; r < valid; ++r) store_result(job, m0 + m + h, n + r, lanes[r]);
+                }
+            }
+        }
+        return;
+    }
     for (int m = 0; m < MR; ++m) {
         for (std::size_t g = 0; g * 8 < valid; ++g) { // groups of 8 rows, one reduction each
             __m512 v[8];
