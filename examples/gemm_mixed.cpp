@@ -87,5 +87,16 @@ int main() {
     mpq::gemm(m, a, k, uniform, c, n, int8_activations);
     mpq::gemm_reference(m, a, k, uniform, c_ref, n, int8_activations);
     fmt::print("gemm M=64 MXINT4 x MXINT8  rel. error {:.2e}\n", relative_error(c, c_ref));
+
+    // The same activations given in BF16 (gemm_bf16 widens them exactly to float32).
+    std::vector<mpq::bf16> a_bf16(a.size());
+    std::vector<float> a_widened(a.size());
+    for (std::size_t i = 0; i < a.size(); ++i) {
+        a_bf16[i] = mpq::bf16::from_bits(mpq::bf16::encode(a[i]));
+        a_widened[i] = mpq::bf16::decode(a_bf16[i].code());
+    }
+    mpq::gemm_bf16(m, a_bf16, k, mixed, c, n);
+    mpq::gemm_reference(m, a_widened, k, mixed, c_ref, n);
+    fmt::print("gemm_bf16 M=64 mixed map   rel. error {:.2e}\n", relative_error(c, c_ref));
     return 0;
 }
