@@ -96,6 +96,7 @@ void gemm_with(std::size_t m, std::span<const float> a, std::size_t lda, const m
     // One buffer per thread, reused: a decode step calls the GEMM dozens of times on small
     // matrices, where five allocations per call cost more than the product.
     thread_local packed_activations packed;
+    const trim_after_call trim{packed};
     pack_activations(m, k, a.data(), lda, options.activations, packed);
     job.a = &packed;
     // Split over N in chunks of whole 16-row blocks; with few rows of W and many of A, over

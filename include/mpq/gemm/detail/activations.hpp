@@ -60,6 +60,18 @@ struct packed_activations {
     const float* scale_row(std::size_t m) const { return scales.data() + m * (ld / gemm_unit); }
 };
 
+/// Empties a per-thread activation buffer at scope exit if a call grew it past 64 MiB of
+/// float values, so one large product does not pin its memory for the thread's lifetime.
+struct trim_after_call {
+    packed_activations& buffer;
+    explicit trim_after_call(packed_activations& b) : buffer(b) {}
+    trim_after_call(const trim_after_call&) = delete;
+    trim_after_call& operator=(const trim_after_call&) = delete;
+    ~trim_after_call() {
+        if (buffer.values.capacity() * sizeof(float) > (std::size_t{64} << 20)) buffer = packed_activations{};
+    }
+};
+
 /// MXINT8 / MXINT4 quantization of one block of n <= 32 values, the same codes as
 /// mx_quantize_block_ref with scale_mode::floor and nearest-even: the division by 2^E is a
 /// multiplication by a power of two (exact), and nearbyint rounds to nearest-even.

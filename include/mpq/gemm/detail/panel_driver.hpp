@@ -177,6 +177,7 @@ template <class Arch>
 void panel_gemm(gemm_job& job, std::size_t m, const float* a, std::size_t lda, activation_format activations,
                 std::size_t threads) {
     thread_local packed_activations packed;
+    const trim_after_call trim{packed};
     if (activations != activation_format::f32 || !uses_avx2_panels<Arch>) {
         pack_activations(m, job.w->cols(), a, lda, activations, packed);
         a = packed.values.data();
