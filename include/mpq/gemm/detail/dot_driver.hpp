@@ -1,6 +1,7 @@
-// The small-M GEMM path, templated on the xsimd arch: each weight row is streamed once per
-// group of up to 8 activation rows and decoded in registers (GEMV is the MR = 1 case).
-// Per output element the operation sequence depends only on M mod 8 grouping and the data,
+// The small-M GEMM path, templated on the kernel set (xsimd::generic, AVX2, or the AVX-512 +
+// VNNI tag): weights are streamed once per group of up to 8 (AVX-512: 4) activation rows and
+// decoded in registers (GEMV is the one-row case). Per output element the operation sequence
+// depends only on the data and, for the AVX2 and portable kernels, on the grouping of M by 8;
 // never on the thread split (splits fall on multiples of 8 rows of A, or on rows of W).
 #pragma once
 
@@ -332,7 +333,7 @@ void dot_range(const gemm_job& job, std::size_t m0, std::size_t m1, std::size_t 
     constexpr std::size_t m_block = 64;
 #if MPQ_GEMM_HAVE_AVX512
     if constexpr (std::is_same_v<Arch, avx512_vnni>) {
-        // Groups of 4, 2, 1 activation rows against blocks of 4, 8, 16 weight rows: at most
+        // Groups of 4, 2, 1 activation rows against blocks of 4, 8, 8 weight rows: at most
         // 16 accumulators. The result of an output does not depend on the grouping.
         if (m1 - m0 == 1) { // GEMV: no activation rows to share W blocks across
             avx512_rows<8, 1>(job, m0, n0, n1);
@@ -351,15 +352,17 @@ void dot_range(const gemm_job& job, std::size_t m0, std::size_t m1, std::size_t 
         return;
     } else
 #endif
-    for (std::size_t mb = m0; mb < m1; mb += m_block) {
-        const std::size_t me = std::min(m1, mb + m_block);
-        for (std::size_t nb = n0; nb < n1; nb += n_block) {
-            const std::size_t ne = std::min(n1, nb + n_block);
-            std::size_t m = mb;
-            for (; m + 8 <= me; m += 8) dot_kernels<Arch>::template rows<8>(job, m, nb, ne);
-            if (m + 4 <= me) { dot_kernels<Arch>::template rows<4>(job, m, nb, ne); m += 4; }
-            if (m + 2 <= me) { dot_kernels<Arch>::template rows<2>(job, m, nb, ne); m += 2; }
-            if (m < me) dot_kernels<Arch>::template rows<1>(job, m, nb, ne);
+    {
+        for (std::size_t mb = m0; mb < m1; mb += m_block) {
+            const std::size_t me = std::min(m1, mb + m_block);
+            for (std::size_t nb = n0; nb < n1; nb += n_block) {
+                const std::size_t ne = std::min(n1, nb + n_block);
+                std::size_t m = mb;
+                for (; m + 8 <= me; m += 8) dot_kernels<Arch>::template rows<8>(job, m, nb, ne);
+                if (m + 4 <= me) { dot_kernels<Arch>::template rows<4>(job, m, nb, ne); m += 4; }
+                if (m + 2 <= me) { dot_kernels<Arch>::template rows<2>(job, m, nb, ne); m += 2; }
+                if (m < me) dot_kernels<Arch>::template rows<1>(job, m, nb, ne);
+            }
         }
     }
 }
