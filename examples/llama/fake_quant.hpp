@@ -23,21 +23,14 @@
 namespace mpq::llama {
 
 /// W through `format`: a rows × cols matrix, blocks along each row.
-inline matrix_fake_quantizer weight_quantizer(const mpq::any_format& format,
-                                              const mpq::quantize_options& options = {}) {
-    return [format, options](std::span<const float> in, std::span<float> out, std::size_t,
-                             std::size_t cols) {
-        mpq::visit_format(format, [&](const auto& f) { mpq::fake_quantize(f, in, out, options, cols); });
-    };
-}
+///
+/// This and activation_quantizer are compiled once, in fake_quant.cpp (library mpq_llama):
+/// visiting every format instantiates every quantize kernel, which is by far the costliest
+/// code of the examples to compile (minutes per copy under the sanitizers).
+matrix_fake_quantizer weight_quantizer(const mpq::any_format& format, const mpq::quantize_options& options = {});
 
 /// One activation row (one token's input vector) through `format`.
-inline row_fake_quantizer activation_quantizer(const mpq::any_format& format,
-                                               const mpq::quantize_options& options = {}) {
-    return [format, options](std::span<const float> in, std::span<float> out) {
-        mpq::visit_format(format, [&](const auto& f) { mpq::fake_quantize(f, in, out, options); });
-    };
-}
+row_fake_quantizer activation_quantizer(const mpq::any_format& format, const mpq::quantize_options& options = {});
 
 /// Round-to-nearest-even into a plain float type (bf16, fp16), element by element.
 template <class Element>

@@ -1,5 +1,5 @@
 # The experiment tests exercise examples/llama/experiment.hpp and read the model from examples/data/.
-target_include_directories(test_experiment PRIVATE "${PROJECT_SOURCE_DIR}/examples")
+target_link_libraries(test_experiment PRIVATE mpq_llama)
 
 # mpq experiment end to end on the embedded model. --smoke is the smallest grid that still
 # takes every path (searches at two granularities, Qb sweep, fits, CSV, plots, speed), so it

@@ -1,6 +1,6 @@
 # The llama tests exercise the inference example's headers (examples/llama/) and read the
 # model from examples/data/.
-target_include_directories(test_llama PRIVATE "${PROJECT_SOURCE_DIR}/examples")
+target_link_libraries(test_llama PRIVATE mpq_llama)
 
 # The mpq generate sub-command, end to end on the embedded model.
 if(TARGET mpq_program)
