@@ -352,6 +352,22 @@ inline std::size_t positive_only(std::span<const double> x, std::span<const doub
     return x.size() - kept_x.size();
 }
 
+/// Throws std::invalid_argument unless every block size is positive.
+inline void require_positive_blocks(std::span<const double> qb) {
+    for (double b : qb)
+        if (!(b > 0)) throw std::invalid_argument("experiment fit: block size " + std::to_string(b) + " is not positive");
+}
+
+/// {intercept, slope} of log y on log x: the starting point of the block-size fits.
+inline std::array<double, 2> log_log_line(std::span<const double> x, std::span<const double> y) {
+    std::vector<double> log_x(x.size()), log_y(y.size());
+    for (std::size_t i = 0; i < x.size(); ++i) {
+        log_x[i] = std::log(x[i]);
+        log_y[i] = std::log(y[i]);
+    }
+    return line_through(log_x, log_y);
+}
+
 } // namespace detail
 
 /// Fits δ = C·e^(A·Qr) by least squares on log δ over the points with δ > 0 (C > 0, A ≥ 0),
@@ -381,8 +397,7 @@ inline law_result fit_weak_in_qr(std::span<const double> qr, std::span<const dou
 /// points give no fit. Throws std::invalid_argument for sizes that differ, values that are
 /// not finite, or Qb ≤ 0.
 inline law_result fit_block_factor(std::span<const double> qb, std::span<const double> delta) {
-    for (double b : qb)
-        if (!(b > 0)) throw std::invalid_argument("experiment fit: block size " + std::to_string(b) + " is not positive");
+    detail::require_positive_blocks(qb);
     std::vector<double> x, y;
     const std::size_t dropped = detail::positive_only(qb, delta, x, y);
     law_result r;
@@ -392,12 +407,7 @@ inline law_result fit_block_factor(std::span<const double> qb, std::span<const d
         r.note = "fewer than 4 points with delta > 0";
         return r;
     }
-    std::vector<double> log_x(x.size()), log_y(y.size());
-    for (std::size_t i = 0; i < x.size(); ++i) {
-        log_x[i] = std::log(x[i]);
-        log_y[i] = std::log(y[i]);
-    }
-    const auto line = detail::line_through(log_x, log_y);
+    const auto line = detail::log_log_line(x, y);
     const double qb_min = *std::min_element(x.begin(), x.end()), qb_max = *std::max_element(x.begin(), x.end());
     r = detail::finish_fit(block_factor{}, x, y,
                            std::array<double, 3>{std::exp(line[0]), 0.0, std::clamp(line[1], 0.05, 0.95)},
@@ -412,8 +422,7 @@ inline law_result fit_block_factor(std::span<const double> qb, std::span<const d
 /// Fewer than 3 positive points give no fit. Throws std::invalid_argument for sizes that
 /// differ, values that are not finite, or Qb ≤ 0.
 inline law_result fit_power_in_qb(std::span<const double> qb, std::span<const double> delta) {
-    for (double b : qb)
-        if (!(b > 0)) throw std::invalid_argument("experiment fit: block size " + std::to_string(b) + " is not positive");
+    detail::require_positive_blocks(qb);
     std::vector<double> x, y;
     const std::size_t dropped = detail::positive_only(qb, delta, x, y);
     law_result r;
@@ -423,12 +432,7 @@ inline law_result fit_power_in_qb(std::span<const double> qb, std::span<const do
         r.note = "fewer than 3 points with delta > 0";
         return r;
     }
-    std::vector<double> log_x(x.size()), log_y(y.size());
-    for (std::size_t i = 0; i < x.size(); ++i) {
-        log_x[i] = std::log(x[i]);
-        log_y[i] = std::log(y[i]);
-    }
-    const auto line = detail::line_through(log_x, log_y);
+    const auto line = detail::log_log_line(x, y);
     r = detail::finish_fit(power_in_qb{}, x, y, std::array<double, 2>{std::exp(line[0]), line[1]},
                            {.lower = {1e-300, -10}, .upper = {1e300, 10}}, {"A", "k"});
     if (dropped) r.note += (r.note.empty() ? "" : "; ") + std::to_string(dropped) + " point(s) with delta <= 0 left out";
