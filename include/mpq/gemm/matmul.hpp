@@ -6,6 +6,7 @@
 #include <mpq/gemm/detail/panel_driver.hpp>
 #include <mpq/gemm/detail/parallel.hpp>
 #include <mpq/gemm/mixed_matrix.hpp>
+#include <mpq/kernel/parallel.hpp>
 #include <mpq/numeric/half.hpp>
 
 #include <algorithm>
@@ -23,8 +24,18 @@ struct gemm_options {
     /// before the product; MXINT8 / MXINT4 use exact integer dot products where the tile is
     /// integer-coded (MXINT4, MXFP4, NVFP4, MXINT8, INT/FP4 per-vector).
     activation_format activations = activation_format::f32;
-    /// Worker threads (>= 1). The result does not depend on it.
+    /// Threads (>= 1) that take part in the call: the calling thread and threads - 1 workers
+    /// of a persistent pool shared by the process (started on first need, reused by later
+    /// calls; a call made while the pool is busy — from inside a part, or from another thread
+    /// at the same time — runs on the calling thread alone). The result does not depend on it.
     std::size_t threads = 1;
+    /// Optional: the caller's own thread pool, used instead of the shared one. gemm cuts the
+    /// work into parts for `threads` workers (so set `threads` to the pool's size; with 1 the
+    /// call runs on the calling thread and the executor is not used) and calls
+    /// executor(parts, part), which must run part(0) .. part(parts - 1) once each, on any
+    /// threads in any order, return when all have finished, and propagate an exception a part
+    /// throws. The result does not depend on the executor.
+    kernel::executor executor = {};
     /// C += A W^T (+ bias) instead of C = A W^T (+ bias).
     bool accumulate = false;
     /// Empty, or N values added to every row of the product.
@@ -89,8 +100,9 @@ void gemm_with(std::size_t m, std::span<const float> a, std::size_t lda, const m
     job.integer_path = options.activations == activation_format::mxint8 ||
                        options.activations == activation_format::mxint4;
 
+    const gemm_parallelism parallel{options.threads, &options.executor};
     if (!job.integer_path && m >= panel_min_rows) {
-        panel_gemm<Arch>(job, m, a.data(), lda, options.activations, options.threads);
+        panel_gemm<Arch>(job, m, a.data(), lda, options.activations, parallel);
         return;
     }
     // One buffer per thread, reused: a decode step calls the GEMM dozens of times on small
@@ -105,14 +117,14 @@ void gemm_with(std::size_t m, std::span<const float> a, std::size_t lda, const m
     if (n >= 16 * threads || m < 16) {
         const std::size_t blocks = (n + 15) / 16;
         const std::size_t parts = threads == 1 ? 1 : std::min(blocks, threads * 4);
-        run_parallel(threads, parts, [&](std::size_t p) {
+        parallel.run(parts, [&](std::size_t p) {
             const std::size_t b0 = blocks * p / parts, b1 = blocks * (p + 1) / parts;
             dot_range<Arch>(job, 0, m, b0 * 16, std::min(n, b1 * 16));
         });
     } else {
         const std::size_t groups = (m + 7) / 8;
         const std::size_t parts = std::min(groups, threads);
-        run_parallel(threads, parts, [&](std::size_t p) {
+        parallel.run(parts, [&](std::size_t p) {
             const std::size_t g0 = groups * p / parts, g1 = groups * (p + 1) / parts;
             dot_range<Arch>(job, g0 * 8, std::min(m, g1 * 8), 0, n);
         });

@@ -175,7 +175,8 @@ inline constexpr bool uses_avx2_panels = std::is_same_v<Arch, xsimd::fma3<xsimd:
 /// Large-M float GEMM (activations float32 or fake-quantized to MXFP8).
 template <class Arch>
 void panel_gemm(gemm_job& job, std::size_t m, const float* a, std::size_t lda, activation_format activations,
-                std::size_t threads) {
+                const gemm_parallelism& parallel) {
+    const std::size_t threads = parallel.threads;
     thread_local packed_activations packed;
     const trim_after_call trim{packed};
     if (activations != activation_format::f32 || !uses_avx2_panels<Arch>) {
@@ -189,13 +190,13 @@ void panel_gemm(gemm_job& job, std::size_t m, const float* a, std::size_t lda, a
     if constexpr (uses_avx2_panels<Arch>) {
         const std::size_t strips = (n + panel_nr - 1) / panel_nr;
         if (strips >= 2 * threads || m < 2 * panel_mr * threads) {
-            run_parallel(threads, threads, [&](std::size_t p) {
+            parallel.run(threads, [&](std::size_t p) {
                 const std::size_t s0 = strips * p / threads, s1 = strips * (p + 1) / threads;
                 if (s0 < s1) panel_range(job, a, lda, m, 0, m, s0 * panel_nr, std::min(n, s1 * panel_nr));
             });
         } else {
             const std::size_t strips_m = (m + panel_mr - 1) / panel_mr;
-            run_parallel(threads, threads, [&](std::size_t p) {
+            parallel.run(threads, [&](std::size_t p) {
                 const std::size_t s0 = strips_m * p / threads, s1 = strips_m * (p + 1) / threads;
                 if (s0 < s1) panel_range(job, a, lda, m, s0 * panel_mr, std::min(m, s1 * panel_mr), 0, n);
             });
@@ -203,7 +204,7 @@ void panel_gemm(gemm_job& job, std::size_t m, const float* a, std::size_t lda, a
         return;
     }
 #endif
-    run_parallel(threads, threads, [&](std::size_t p) {
+    parallel.run(threads, [&](std::size_t p) {
         const std::size_t blocks = (n + 15) / 16;
         const std::size_t b0 = blocks * p / threads, b1 = blocks * (p + 1) / threads;
         if (b0 < b1) dot_range<Arch>(job, 0, m, b0 * 16, std::min(n, b1 * 16));
