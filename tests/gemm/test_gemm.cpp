@@ -159,6 +159,32 @@ TEST_CASE("precision map: Qr and bits per weight", "[gemm]") {
                     std::invalid_argument);
 }
 
+TEST_CASE("mixed_matrix runs: maximal, one format each, and locating the same bytes as the block tables",
+          "[gemm]") {
+    const precision_map map =
+        precision_map::random_blockwise(40, 300, 8, 64, weight_format::mxint4, weight_format::bf16, 0.5, 3);
+    const mixed_matrix w = mixed_matrix::quantize(random_values(40 * 300, 8), map);
+    for (std::size_t r = 0; r < w.rows(); ++r) {
+        const mixed_matrix::row_view row = w.row(r);
+        std::size_t next_block = 0;
+        for (std::size_t i = 0; i < row.run_count; ++i) {
+            const mixed_matrix::block_run& run = row.runs[i];
+            INFO("row " << r << " run " << i);
+            REQUIRE(run.first == next_block); // runs cover the row's K-blocks in order
+            REQUIRE(run.end > run.first);
+            next_block = run.end;
+            for (std::size_t b = run.first; b < run.end; ++b) CHECK(map.format_of(r, b * 64) == run.format);
+            if (i > 0) CHECK(row.runs[i - 1].format != run.format); // maximal
+            const weight_segment by_run = row.segment(run), by_blocks = row.segment(run.first, run.end);
+            CHECK(by_run.format == by_blocks.format);
+            CHECK(by_run.codes == by_blocks.codes);
+            CHECK(by_run.scales == by_blocks.scales);
+            CHECK(by_run.length == by_blocks.length);
+        }
+        CHECK(next_block == map.k_blocks());
+    }
+}
+
 TEST_CASE("mixed_matrix stores exactly what each format's quantize holds", "[gemm]") {
     const std::size_t n = 11, k = 83; // ragged: K not a multiple of 32 or 16
     const std::vector<float> w = random_values(n * k, 3);

@@ -177,10 +177,16 @@ public:
     /// Row `r` of tile (g, b); r counts from the first row of the matrix.
     weight_segment segment(std::size_t r, std::size_t b) const { return row(r).segment(b); }
 
-    /// Runs of consecutive K-blocks of one format: [first, end).
+    /// Runs of consecutive K-blocks of one format: [first, end), with what a kernel needs to
+    /// find the run's bytes in a row (a copy of the per-block tables' entries for `first`), so
+    /// stepping through a row group's runs reads one small contiguous array: a GEMV streams W
+    /// from DRAM, and every extra table line a run touches is a dependent miss.
     struct block_run {
         std::size_t first;
         std::size_t end;
+        weight_format format = weight_format::fp32;
+        std::size_t code_offset = 0;  ///< of block `first`, from the row's first byte
+        std::size_t scale_offset = 0; ///< of block `first`, from the row's first byte
     };
 
     /// The segments of one row: cheap to step through K-block by K-block or run by run.
@@ -203,6 +209,12 @@ public:
                     std::min(cols, end * block_k) - first * block_k};
         }
         weight_segment segment(std::size_t b) const { return segment(b, b + 1); }
+        /// One of the row group's runs as one segment (equal to segment(run.first, run.end)).
+        weight_segment segment(const block_run& run) const {
+            return {run.format, base + run.code_offset,
+                    info(run.format).scale == scale_storage::none ? nullptr : base + run.scale_offset,
+                    std::min(cols, run.end * block_k) - run.first * block_k};
+        }
     };
     row_view row(std::size_t r) const {
         const std::size_t g = r / map_.tile_rows();
@@ -216,6 +228,21 @@ public:
                 map_.block_k(),
                 map_.cols(),
                 group_row_bytes_[g]};
+    }
+
+    /// Asks the cache for the per-group table entries row(r) reads (a kernel calls it one row
+    /// group ahead, so a GEMV streaming W from DRAM does not stall on them). No effect on
+    /// results; r past the last row does nothing.
+    void prefetch_row_tables(std::size_t r) const {
+#if defined(__GNUC__)
+        if (r >= rows()) return;
+        const std::size_t g = r / map_.tile_rows();
+        __builtin_prefetch(group_offset_.data() + g);
+        __builtin_prefetch(group_row_bytes_.data() + g);
+        __builtin_prefetch(run_begin_.data() + g);
+#else
+        (void)r;
+#endif
     }
 
     /// Value of weight (r, c), decoded exactly as dequantize of its format does.
@@ -271,6 +298,11 @@ private:
                 const weight_format f = map.at(g, b);
                 scale_offset_[g * kb + b] = code_bytes + scale_bytes;
                 scale_bytes += detail::segment_bytes(f, map.block_cols(b)) - detail::segment_code_bytes(f, map.block_cols(b));
+            }
+            for (std::size_t r = run_begin_.back(); r < runs_.size(); ++r) {
+                runs_[r].format = map.at(g, runs_[r].first);
+                runs_[r].code_offset = code_offset_[g * kb + runs_[r].first];
+                runs_[r].scale_offset = scale_offset_[g * kb + runs_[r].first];
             }
             run_begin_.push_back(runs_.size());
             group_offset_[g] = offset;

@@ -83,7 +83,7 @@ struct dot_kernels<xsimd::generic> {
             const mixed_matrix::row_view row = w.row(n);
             std::array<float, MR> acc{};
             for (std::size_t r = 0; r < row.run_count; ++r) {
-                const weight_segment s = row.segment(row.runs[r].first, row.runs[r].end);
+                const weight_segment s = row.segment(row.runs[r]);
                 const std::size_t k = row.runs[r].first * map.block_k();
                 std::array<const float*, MR> a;
                 std::array<const std::int8_t*, MR> q{};
@@ -124,7 +124,7 @@ struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
             for (int m = 0; m < MR; ++m) acc[m] = _mm256_setzero_ps();
             const mixed_matrix::row_view row = w.row(n);
             for (std::size_t r = 0; r < row.run_count; ++r) {
-                const weight_segment s = row.segment(row.runs[r].first, row.runs[r].end);
+                const weight_segment s = row.segment(row.runs[r]);
                 const std::size_t k = row.runs[r].first * map.block_k();
                 with_format(s.format, [&]<weight_format F>() __attribute__((always_inline)) {
                     if constexpr (info(F).integer_codes) {
@@ -218,7 +218,7 @@ MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, std::size_t m0, con
                                         mixed_matrix::block_run run, const std::array<std::size_t, R>& row_offset,
                                         avx512::run_operands<R, MR>& op) {
     const std::size_t k = run.first * first.block_k;
-    const weight_segment s = first.segment(run.first, run.end);
+    const weight_segment s = first.segment(run);
     for (int r = 0; r < R; ++r) {
         op.codes[r] = s.codes + row_offset[r];
         op.scales[r] = s.scales == nullptr ? nullptr : s.scales + row_offset[r];
@@ -276,7 +276,7 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
         return prefetch && valid == R ? static_cast<std::ptrdiff_t>(first.row_bytes * R) : std::ptrdiff_t{0};
     };
     if (first.run_count == 1) {
-        with_format(first.formats[0], [&]<weight_format F>() {
+        with_format(first.runs[0].format, [&]<weight_format F>() {
             for (std::size_t n = n0; n < n1; n += R) {
                 const std::size_t valid = std::min<std::size_t>(R, n1 - n);
                 avx512::run_operands<R, MR> op;
@@ -305,7 +305,7 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
             avx512::run_operands<R, MR> op;
             avx512_operands<R, MR>(job, m0, view, first.runs[ri], offsets, op);
             op.prefetch = block_prefetch(valid);
-            with_format(first.formats[first.runs[ri].first], [&]<weight_format F>() __attribute__((always_inline)) {
+            with_format(first.runs[ri].format, [&]<weight_format F>() __attribute__((always_inline)) {
                 avx512_run<F, R, MR>(job, ctx, op, acc);
             });
         }
@@ -319,6 +319,12 @@ void avx512_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std::size_
     const std::size_t tile_rows = job.w->map().tile_rows();
     for (std::size_t n = n0; n < n1;) {
         const std::size_t group_end = std::min(n1, (n / tile_rows + 1) * tile_rows);
+        if (group_end < n1) { // the next group's tables and runs: misses to DRAM otherwise
+            job.w->prefetch_row_tables(group_end);
+            const mixed_matrix::row_view row = job.w->row(n);
+            const char* next_runs = reinterpret_cast<const char*>(row.runs + row.run_count);
+            for (int line = 0; line < 4; ++line) _mm_prefetch(next_runs + 64 * line, _MM_HINT_T0);
+        }
         avx512_group_rows<R, MR>(job, m0, n, group_end);
         n = group_end;
     }
