@@ -9,7 +9,8 @@
 // Cases: BM_gemm_<weights>_<activations> (weights mxint4, mxfp4, nvfp4, mxint8, bf16, fp32,
 // mixed90 = block-wise MXINT4 / BF16 at Qr 0.9 in tiles of 16 rows x 128; activations f32 or
 // mxint8), BM_sgemm_openblas, BM_sgemm_mpq (mpq's FP32 path), BM_dequant_sgemm (dequantize
-// MXINT4 W to float, then cblas_sgemm), BM_read_stream.
+// MXINT4 W to float, then cblas_sgemm), BM_read_stream (split over the threads by the same
+// pool as gemm), BM_fork_join_pool / BM_fork_join_spawn (the cost of one parallel call).
 #include <mpq/format/mx.hpp>
 #include <mpq/format/operations.hpp>
 #include <mpq/gemm.hpp>
@@ -193,6 +194,30 @@ void bm_read_stream(benchmark::State& state) {
     report(state, s, static_cast<double>(bytes));
 }
 
+/// Cost of one fork-join with trivial parts on `threads` threads (argument): through the
+/// shared persistent pool gemm uses, and, as the baseline, by starting std::threads per call
+/// (what gemm did before the pool).
+void bm_fork_join_pool(benchmark::State& state) {
+    const auto threads = static_cast<std::size_t>(state.range(0));
+    std::vector<std::size_t> touched(threads * 16); // one cache line per part
+    for (auto _ : state) {
+        detail::run_parallel(threads, threads, [&](std::size_t t) { touched[t * 16] += 1; });
+        benchmark::ClobberMemory();
+    }
+}
+
+void bm_fork_join_spawn(benchmark::State& state) {
+    const auto threads = static_cast<std::size_t>(state.range(0));
+    std::vector<std::size_t> touched(threads * 16);
+    for (auto _ : state) {
+        std::vector<std::thread> workers;
+        for (std::size_t t = 1; t < threads; ++t) workers.emplace_back([&touched, t] { touched[t * 16] += 1; });
+        touched[0] += 1;
+        for (auto& worker : workers) worker.join();
+        benchmark::ClobberMemory();
+    }
+}
+
 void shapes(benchmark::internal::Benchmark* b) {
     b->ArgNames({"M", "N", "K", "threads"});
     for (std::int64_t nk : {4096, 11008})
@@ -216,6 +241,8 @@ const bool registered = [] {
     benchmark::RegisterBenchmark("BM_dequant_sgemm", bm_dequant_sgemm)->Apply(shapes);
 #endif
     benchmark::RegisterBenchmark("BM_read_stream", bm_read_stream)->Apply(shapes);
+    benchmark::RegisterBenchmark("BM_fork_join_pool", bm_fork_join_pool)->ArgName("threads")->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
+    benchmark::RegisterBenchmark("BM_fork_join_spawn", bm_fork_join_spawn)->ArgName("threads")->Arg(2)->UseRealTime()->Unit(benchmark::kMicrosecond);
     return true;
 }();
 
