@@ -161,9 +161,12 @@ private:
     }
 
     void worker_loop(std::size_t index, std::uint32_t seen) {
+        // Only a worker that took part in the last call spins (calls come back to back); the
+        // others, when a call uses fewer threads than the pool has, go straight back to sleep.
+        bool took_part = true;
         for (;;) {
             std::uint32_t now = generation_.load(std::memory_order_acquire);
-            for (int spin = 0; now == seen && spin < worker_spins; ++spin) {
+            for (int spin = 0; took_part && now == seen && spin < worker_spins; ++spin) {
                 spin_pause();
                 now = generation_.load(std::memory_order_acquire);
             }
@@ -181,7 +184,8 @@ private:
             if (stopping_.load(std::memory_order_relaxed)) return;
             // A worker cannot miss a call it takes part in: the caller waits for its check-out
             // before it can publish the next one.
-            if (index >= (now & participant_mask)) continue;
+            took_part = index < (now & participant_mask);
+            if (!took_part) continue;
             take_parts();
             checked_out_.fetch_add(1, std::memory_order_acq_rel);
             checked_out_.notify_one();
