@@ -403,6 +403,32 @@ TEMPLATE_TEST_CASE("gemm: decode shapes of a small model (K 64 and 172, M 1..5, 
 }
 
 #if MPQ_GEMM_HAVE_AVX512
+TEST_CASE("gemm (AVX-512 kernels): the 6 x 32 panel micro-kernel gives the AVX2 6 x 16 kernel's bits", "[gemm]") {
+    // Both run the same fused multiply-adds per output in the same order; only the panel
+    // width differs. Ragged N (not a multiple of 32 or 16), ragged M, K across two KC chunks,
+    // accumulate into C with a bias.
+    const std::size_t n = 83, k = 300, m = 140;
+    const std::vector<float> wv = random_values(n * k, 51);
+    const std::vector<float> a = random_values(m * k, 52);
+    const std::vector<float> bias = random_values(n, 53);
+    for (const precision_map& map : {precision_map::uniform(n, k, weight_format::mxint4),
+                                     precision_map::random_blockwise(n, k, 7, 64, weight_format::nvfp4, weight_format::bf16, 0.5, 4)}) {
+        const mixed_matrix w = mixed_matrix::quantize(wv, map);
+        for (std::size_t threads : {1, 2}) {
+            gemm_options options;
+            options.bias = bias;
+            options.accumulate = true;
+            options.threads = threads;
+            std::vector<float> wide(m * n, 0.5f), narrow(m * n, 0.5f);
+            REQUIRE(m >= detail::panel_min_rows);
+            detail::gemm_with<detail::avx512_vnni>(m, a, k, w, wide, n, options);
+            detail::gemm_with<xsimd::fma3<xsimd::avx2>>(m, a, k, w, narrow, n, options);
+            INFO("threads " << threads);
+            for (std::size_t i = 0; i < wide.size(); ++i) REQUIRE(bits(wide[i]) == bits(narrow[i]));
+        }
+    }
+}
+
 TEST_CASE("gemm (AVX-512 kernels): a row of C does not depend on M or the other rows", "[gemm]") {
     // The model's linear layers promise that a sequence gives the same numbers fed token by
     // token (M = 1) or all at once: each output's operation sequence must ignore the grouping
