@@ -11,7 +11,7 @@ namespace {
 
 int run(std::span<const std::string> args) {
     const mpq::cli::parsed_args parsed(
-        args, {"format", "block", "scale-mode", "round", "cols", "in", "out", "seed", "axis"});
+        args, {"format", "block", "scale-mode", "round", "cols", "in", "out", "seed", "axis", "tensor-amax"});
     if (!parsed.positional().empty())
         throw mpq::cli::usage_error("unexpected argument '" + parsed.positional().front() + "'");
     const std::string name = parsed.require("format");
@@ -24,6 +24,7 @@ int run(std::span<const std::string> args) {
     if (auto r = parsed.get("round"); r && !mpq::parse_rounding(*r, options.round))
         throw mpq::cli::usage_error("unknown --round '" + *r + "' (rne, away, zero, stochastic)");
     options.seed = static_cast<std::uint64_t>(parsed.integer_or("seed", 0, 0));
+    if (parsed.get("tensor-amax")) options.tensor_amax = static_cast<float>(parsed.number_or("tensor-amax", 0.0));
     mpq::block_axis axis = mpq::block_axis::rows;
     if (auto a = parsed.get("axis")) {
         if (*a == "columns") axis = mpq::block_axis::columns;
@@ -50,7 +51,8 @@ int run(std::span<const std::string> args) {
 const bool registered = mpq::cli::register_command(
     {"qdq",
      "qdq --format NAME [--block N] [--scale-mode floor|ceil|even|rceil] [--round rne|away|zero|stochastic] "
-     "[--seed S] [--cols C] [--axis rows|columns] --in IN.f32 --out OUT.f32",
+     "[--seed S] [--cols C] [--axis rows|columns] [--tensor-amax A (nvfp4: calibrated tensor scale)] --in IN.f32 "
+     "--out OUT.f32",
      "fake-quantize a raw float32 file (rows of C values; blocks restart at every row)", &run});
 
 } // namespace

@@ -41,7 +41,9 @@ if(TARGET mpq_program)
       "not_multiple_of_4|--format;mxfp4;--in;${CMAKE_CURRENT_BINARY_DIR}/five_bytes.f32;--out;x.f32|5 bytes, not a whole number"
       "bad_cols|--format;mxfp4;--cols;3000;--in;${vectors}/inputs/normal.f32;--out;x.f32|not a whole number of rows"
       "bad_round|--format;mxfp4;--round;up;--in;${vectors}/inputs/normal.f32;--out;x.f32|unknown --round 'up'"
-      "bad_block|--format;nvfp4;--block;32;--in;${vectors}/inputs/normal.f32;--out;x.f32|nvfp4 blocks are 16")
+      "bad_block|--format;nvfp4;--block;32;--in;${vectors}/inputs/normal.f32;--out;x.f32|nvfp4 blocks are 16"
+      "tensor_amax_not_nvfp4|--format;mxfp4;--tensor-amax;2;--in;${vectors}/inputs/normal.f32;--out;x.f32|tensor_amax applies only to formats with a tensor scale"
+      "tensor_amax_negative|--format;nvfp4;--tensor-amax;-1;--in;${vectors}/inputs/normal.f32;--out;x.f32|tensor_amax must be finite and >= 0")
     string(REPLACE "|" ";" parts "${case}")
     list(GET parts 0 name)
     list(GET parts -1 message)

@@ -143,6 +143,7 @@ void quantize_ref(const mx<Element, B>&, std::span<const float> input,
                   quantized_view<mx<Element, B>> out, const quantize_options& options = {}) {
     out.validate();
     detail::require_size("quantize input", input.size(), out.size());
+    detail::check_quantize_options<mx<Element, B>>(options);
     const block_geometry g = out.geometry();
     std::vector<float> values(g.group);
     std::vector<std::uint32_t> codes(g.group);

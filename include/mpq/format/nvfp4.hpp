@@ -4,7 +4,8 @@
 // Convention: both scales are decode multipliers. value = e2m1 * (ue4m3(s_block) * s_tensor),
 // with the product in parentheses computed first in float32.
 // Recipe (mpq's, written down so a SIMD path can match it bit for bit):
-//   s_tensor = amax_tensor / 2688  (2688 = 6 * 448; amax over the finite values; 1 if that is 0)
+//   s_tensor = amax_tensor / 2688  (2688 = 6 * 448; amax over the finite values; 1 if that is 0;
+//              quantize_options::tensor_amax replaces the measured amax: calibrated scaling)
 //   s_block  = ue4m3(RNE, saturating)((amax_block / 6) / s_tensor); a nonzero block whose
 //              scale would round to 0 gets the smallest scale 2^-9 instead
 //   element  = e2m1(RNE by default, saturating)(x / (ue4m3(s_block) * s_tensor))
@@ -76,7 +77,8 @@ inline void quantize_ref(const nvfp4&, std::span<const float> input, quantized_v
                          const quantize_options& options = {}) {
     out.validate();
     detail::require_size("quantize input", input.size(), out.size());
-    const float tensor_scale = nvfp4::tensor_scale_for(finite_amax(input));
+    detail::check_quantize_options<nvfp4>(options);
+    const float tensor_scale = nvfp4::tensor_scale_for(options.tensor_amax ? *options.tensor_amax : finite_amax(input));
     *out.tensor_scale = tensor_scale;
     const block_geometry g = out.geometry();
     const counter_random random{options.seed};

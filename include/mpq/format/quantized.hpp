@@ -11,7 +11,10 @@
 #include <algorithm>
 #include <cstddef>
 #include <cstdint>
+#include <limits>
+#include <optional>
 #include <span>
+#include <string>
 #include <vector>
 
 namespace mpq {
@@ -22,7 +25,30 @@ struct quantize_options {
     /// Seed of the counter-based random source for rounding::stochastic: element (r, c) of a
     /// rows x cols tensor uses counter_random{seed}(r * cols + c).
     std::uint64_t seed = 0;
+    /// Formats with a tensor-level scale (NVFP4): derive that scale from this amax instead of
+    /// measuring the input. This is static (calibrated) quantization: the input is read once
+    /// instead of twice, and values above the amax saturate. Must be finite and >= 0; formats
+    /// without a tensor scale reject it.
+    std::optional<float> tensor_amax;
 };
+
+namespace detail {
+
+/// Throws std::invalid_argument if `options` do not suit Format: a tensor_amax given to a
+/// format without a tensor scale, or one that is negative, NaN or infinite.
+template <class Format>
+void check_quantize_options(const quantize_options& options) {
+    if (!options.tensor_amax) return;
+    if constexpr (!Format::has_tensor_scale) {
+        throw_invalid("mpq: tensor_amax applies only to formats with a tensor scale (nvfp4)");
+    } else {
+        const float amax = *options.tensor_amax;
+        if (!(amax >= 0.0f) || amax > std::numeric_limits<float>::max())
+            throw_invalid("mpq: tensor_amax must be finite and >= 0, got " + std::to_string(amax));
+    }
+}
+
+} // namespace detail
 
 /// Bytes of packed codes and number of scales of a rows x cols tensor in format F.
 template <class Format>

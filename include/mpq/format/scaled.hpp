@@ -131,6 +131,7 @@ void quantize_ref(const per_tensor<Element>&, std::span<const float> input,
                   quantized_view<per_tensor<Element>> out, const quantize_options& options = {}) {
     out.validate();
     detail::require_size("quantize input", input.size(), out.size());
+    detail::check_quantize_options<per_tensor<Element>>(options);
     const std::size_t cols = std::max<std::size_t>(out.cols, 1);
     out.scales[0] = detail::quantize_absmax_group<Element>(
         input, input.size(), [](std::size_t k) { return k; },
@@ -142,6 +143,7 @@ void quantize_ref(const per_vector<Element>&, std::span<const float> input,
                   quantized_view<per_vector<Element>> out, const quantize_options& options = {}) {
     out.validate();
     detail::require_size("quantize input", input.size(), out.size());
+    detail::check_quantize_options<per_vector<Element>>(options);
     const block_geometry g = out.geometry();
     for (std::size_t lane = 0; lane < g.lanes(); ++lane) {
         for (std::size_t b = 0; b < g.groups_per_lane(); ++b) {

@@ -51,6 +51,7 @@ void quantize_strided(std::span<const float> input, std::size_t input_stride, qu
                       const quantize_options& options = {}, const parallel_options& parallel = {}) {
     out.validate();
     detail::require_strided("quantize input", input.size(), out.rows, out.cols, input_stride);
+    mpq::detail::check_quantize_options<Format>(options);
     if constexpr (!compat::has_simd) {
         if (input_stride != out.cols || input.size() != out.size())
             mpq::detail::throw_invalid("mpq: strided quantize needs a SIMD build");
@@ -113,6 +114,7 @@ void fake_quantize_strided(const Format& format, std::span<const float> input, s
                            const quantize_options& options = {}, const parallel_options& parallel = {}) {
     detail::require_strided("fake_quantize input", input.size(), rows, cols, input_stride);
     detail::require_strided("fake_quantize output", output.size(), rows, cols, output_stride);
+    mpq::detail::check_quantize_options<Format>(options);
     if (rows == 0 || cols == 0) return;
     if constexpr (!compat::has_simd) {
         if (input_stride != cols || output_stride != cols || input.size() != rows * cols || output.size() != rows * cols)

@@ -122,23 +122,53 @@ struct block_job {
         }
     }
 
-    /// One whole group of a multiple of N elements on the fast path: packed codes straight
-    /// into the row (8- and 4-bit codes), or decoded values into y.
-    MPQ_KERNEL_INLINE void fast_group(const float* x, const group_params& gp, std::uint8_t* code_row, float* y,
-                                      std::size_t s) const {
-        const float_batch<A> fast_multiplier(gp.fast_multiplier), divisor(gp.divisor);
+    /// One whole group of a multiple of N elements on the fast path, with group k of `l`'s
+    /// values: packed codes straight into the row (8- and 4-bit codes), or decoded values into y.
+    MPQ_KERNEL_INLINE void fast_group(const float* x, const group_lanes<N>& l, std::size_t k, std::uint8_t* code_row,
+                                      float* y, std::size_t s) const {
+        const float_batch<A> step(l.step[k]);
+        const int_batch<A> keep(l.keep[k]);
+        const float_batch<A> fast_multiplier(power_of_two(nearest_even_encoder<element>::input_exponent));
+        auto code_at = [&](std::size_t i) MPQ_KERNEL_INLINE_LAMBDA {
+            const float_batch<A> v = float_batch<A>::load_unaligned(x + i);
+            return encode_fast(v, P::divides ? fast_multiplier : step, step) & keep;
+        };
         if (y == nullptr) {
             if constexpr (bits == 8 || bits == 4) {
-                for (std::size_t i = 0; i < g.group; i += N)
-                    store_packed<bits, A>(encode_fast(float_batch<A>::load_unaligned(x + i), fast_multiplier, divisor),
-                                          code_row + (s + i) * bits / 8, A{});
+                for (std::size_t i = 0; i < g.group; i += N) store_packed<bits, A>(code_at(i), code_row + (s + i) * bits / 8, A{});
             }
         } else {
-            const float_batch<A> multiplier(gp.multiplier);
-            for (std::size_t i = 0; i < g.group; i += N)
-                (decode(encode_fast(float_batch<A>::load_unaligned(x + i), fast_multiplier, divisor)) * multiplier)
-                    .store_unaligned(y + s + i);
+            const float_batch<A> multiplier(l.multiplier[k]);
+            for (std::size_t i = 0; i < g.group; i += N) (decode(code_at(i)) * multiplier).store_unaligned(y + s + i);
         }
+    }
+
+    /// N whole groups of exactly N elements each (blocks of 16 on AVX-512, of 8 on AVX2) on the
+    /// fast path: one batched amax and scale step, then every group's codes with no per-group
+    /// decisions. Writes the N scales to `scale_out`; returns false, having written nothing
+    /// else, when a group needs the general loop (a tiny MX block whose fast multiplier is not
+    /// a float).
+    template <bool Fake>
+    MPQ_KERNEL_INLINE bool full_lane_groups(const float* x, scale_type* scale_out, std::uint8_t* code_row, float* y,
+                                            std::size_t s) const {
+        alignas(64) std::array<std::int32_t, N> amax{};
+        group_amax_bits<A>(x, N, N, N * N, amax.data(), A{});
+        group_lanes<N> l;
+        P::template lanes<A>(amax.data(), N, scale_out, l, options, tensor_scale);
+        if (!xsimd::all(int_batch<A>::load_aligned(l.fast.data()) != int_batch<A>(0))) return false;
+        const float_batch<A> fast_multiplier(power_of_two(nearest_even_encoder<element>::input_exponent));
+        for (std::size_t k = 0; k < N; ++k) {
+            const float_batch<A> step(l.step[k]);
+            const int_batch<A> code =
+                encode_fast(float_batch<A>::load_unaligned(x + k * N), P::divides ? fast_multiplier : step, step) &
+                int_batch<A>(l.keep[k]);
+            if constexpr (Fake) {
+                (decode(code) * float_batch<A>(l.multiplier[k])).store_unaligned(y + s + k * N);
+            } else if constexpr (bits == 8 || bits == 4) {
+                store_packed<bits, A>(code, code_row + (s + k * N) * bits / 8, A{});
+            }
+        }
+        return true;
     }
 
     /// Elements [e0, e1) of row r (e0 starts a piece).
@@ -210,18 +240,24 @@ struct block_job {
                                              (y != nullptr || direct);
                     alignas(64) std::array<std::int32_t, N> amax{};
                     std::array<scale_type, N> batch_scales{};
-                    std::array<group_params, N> params{};
+                    group_lanes<N> lanes;
                     for (std::size_t b = e0 / group, s = b * group; s < e1;) {
                         const std::size_t count = std::min(N, (e1 - s + group - 1) / group);
-                        group_amax_bits<A>(x + s, group, count, g.cols - s, amax.data(), A{});
                         scale_type* out = scale_row != nullptr ? scale_row + b : batch_scales.data();
-                        P::template groups<A>(amax.data(), count, out, params.data(), options, tensor_scale);
+                        if (fast_groups && group == N && count == N && s + N * N <= g.cols &&
+                            (y != nullptr ? full_lane_groups<true>(x + s, out, code_row, y, s)
+                                          : full_lane_groups<false>(x + s, out, code_row, y, s))) {
+                            b += N;
+                            s += N * N;
+                            continue;
+                        }
+                        group_amax_bits<A>(x + s, group, count, g.cols - s, amax.data(), A{});
+                        P::template lanes<A>(amax.data(), count, out, lanes, options, tensor_scale);
                         for (std::size_t k = 0; k < count; ++k, ++b, s += group) {
-                            const group_params& gp = params[k];
-                            if (fast_groups && gp.fast && !gp.zero && s + group <= g.cols) {
-                                fast_group(x + s, gp, code_row, y, s);
+                            if (fast_groups && lanes.fast[k] != 0 && s + group <= g.cols) {
+                                fast_group(x + s, lanes, k, code_row, y, s);
                             } else {
-                                run(s, std::min(group, g.cols - s), gp);
+                                run(s, std::min(group, g.cols - s), P::params(lanes, k));
                             }
                         }
                     }
@@ -330,9 +366,11 @@ void prepare_tensor_level(block_job<Format, A>& job, group_params& tensor_group,
                           const parallel_options& parallel) {
     using P = policy<Format>;
     if constexpr (std::is_same_v<Format, nvfp4>) {
-        const std::uint32_t amax =
-            tensor_amax_bits<A>(job.input, job.input_stride, job.g.rows, job.g.cols, true, parallel);
-        job.tensor_scale = nvfp4::tensor_scale_for(mpq::detail::float_of(amax));
+        const float amax = job.options.tensor_amax
+                               ? *job.options.tensor_amax
+                               : mpq::detail::float_of(tensor_amax_bits<A>(job.input, job.input_stride, job.g.rows,
+                                                                           job.g.cols, true, parallel));
+        job.tensor_scale = nvfp4::tensor_scale_for(amax);
     } else if constexpr (P::tensor_wide) {
         const std::uint32_t amax =
             tensor_amax_bits<A>(job.input, job.input_stride, job.g.rows, job.g.cols, false, parallel);

@@ -39,6 +39,18 @@ inline constexpr auto decode_table = [] {
     return t;
 }();
 
+/// group_params of up to `Lanes` groups as arrays, one entry per group, as the batched
+/// scale rules produce them: the fast element loop reads its per-group values from here.
+template <std::size_t Lanes>
+struct group_lanes {
+    /// Fast path: elements encode x * step (MX) or x / step (formats that divide).
+    alignas(64) std::array<float, Lanes> step{};
+    alignas(64) std::array<float, Lanes> multiplier{};   ///< decode multiplier
+    alignas(64) std::array<std::int32_t, Lanes> exponent{}; ///< E (MX), else 0
+    alignas(64) std::array<std::int32_t, Lanes> keep{};     ///< -1: encode; 0: store code 0
+    alignas(64) std::array<std::int32_t, Lanes> fast{};     ///< -1: the fast path applies
+};
+
 template <class Format>
 struct policy;
 
@@ -74,43 +86,65 @@ struct policy<mx<Element, dynamic_block_size>> {
     }
     static float multiplier(scale_type scale, float) { return e8m0::decode(scale); }
 
-    /// group() for `count` <= lanes groups at once; the floor rule (the default) on lanes,
-    /// every other rule group by group.
+    /// group() for `count` <= lanes groups at once, as arrays; the floor rule (the default)
+    /// on lanes, every other rule group by group.
     template <class A>
-    static void groups(const std::int32_t* amax_bits, std::size_t count, scale_type* scales, group_params* out,
-                       const quantize_options& o, float tensor_scale) {
+    static void lanes(const std::int32_t* amax_bits, std::size_t count, scale_type* scales,
+                      group_lanes<compat::lanes<A>>& out, const quantize_options& o, float tensor_scale) {
         if (o.scale != scale_mode::floor) {
-            for (std::size_t k = 0; k < count; ++k)
-                out[k] = group(static_cast<std::uint32_t>(amax_bits[k]), scales[k], o, tensor_scale);
+            for (std::size_t k = 0; k < count; ++k) {
+                const group_params p = group(static_cast<std::uint32_t>(amax_bits[k]), scales[k], o, tensor_scale);
+                out.step[k] = p.fast_multiplier;
+                out.multiplier[k] = p.multiplier;
+                out.exponent[k] = p.exponent;
+                out.keep[k] = p.zero ? 0 : -1;
+                out.fast[k] = p.fast ? -1 : 0;
+            }
             return;
         }
-        constexpr std::size_t lanes = compat::lanes<A>;
         using ints = int_batch<A>;
         constexpr int input_exponent = nearest_even_encoder<Element>::input_exponent;
         const ints amax = ints::load_unaligned(amax_bits);
         const auto finite = amax < ints(static_cast<std::int32_t>(mpq::detail::f32_inf_bits));
         const ints floor_code = xsimd::min(xsimd::max((amax >> 23) - ints(Element::emax), ints(0)), ints(254));
         const ints code = xsimd::select(finite, floor_code, ints(e8m0::nan_code));
-        // e8m0::decode: 2^(code - 127); code 0 is the subnormal 2^-127 (NaN blocks are zeroed
-        // and their multiplier is set below).
-        const ints multiplier = xsimd::select(code == ints(0), ints(0x00400000), code << 23);
+        // e8m0::decode: 2^(code - 127); code 0 is the subnormal 2^-127, code 255 NaN.
+        const ints multiplier = xsimd::select(
+            finite, xsimd::select(code == ints(0), ints(0x00400000), code << 23),
+            ints(static_cast<std::int32_t>(std::bit_cast<std::uint32_t>(e8m0::decode(e8m0::nan_code)))));
         // 2^(F - E) = 2^(F + 127 - code): a normal float down to code = F + 1, 2^-127 at F + 254.
         const ints fast_exponent = ints(input_exponent + 127) - code;
         const ints fast_multiplier = xsimd::select(fast_exponent >= ints(-126), (fast_exponent + ints(127)) << 23,
                                                    ints(0x00400000));
-        alignas(64) std::array<std::int32_t, lanes> codes{}, multipliers{}, fast_multipliers{};
+        alignas(64) std::array<std::int32_t, compat::lanes<A>> codes{};
         code.store_aligned(codes.data());
-        multiplier.store_aligned(multipliers.data());
-        fast_multiplier.store_aligned(fast_multipliers.data());
-        for (std::size_t k = 0; k < count; ++k) {
-            group_params& p = out[k];
-            scales[k] = static_cast<scale_type>(codes[k]);
-            p.exponent = codes[k] - e8m0::bias;
-            p.zero = codes[k] == e8m0::nan_code;
-            p.multiplier = p.zero ? e8m0::decode(e8m0::nan_code) : std::bit_cast<float>(multipliers[k]);
-            p.fast = codes[k] >= input_exponent;
-            p.fast_multiplier = std::bit_cast<float>(fast_multipliers[k]);
-        }
+        xsimd::bitwise_cast<float_batch<A>>(fast_multiplier).store_aligned(out.step.data());
+        xsimd::bitwise_cast<float_batch<A>>(multiplier).store_aligned(out.multiplier.data());
+        (code - ints(e8m0::bias)).store_aligned(out.exponent.data());
+        xsimd::select(finite, ints(-1), ints(0)).store_aligned(out.keep.data());
+        xsimd::select(code >= ints(input_exponent), ints(-1), ints(0)).store_aligned(out.fast.data());
+        for (std::size_t k = 0; k < count; ++k) scales[k] = static_cast<scale_type>(codes[k]);
+    }
+
+    /// One group's parameters from group_lanes (the inverse of what lanes() stores).
+    template <std::size_t Lanes>
+    static group_params params(const group_lanes<Lanes>& l, std::size_t k) {
+        group_params p;
+        p.exponent = l.exponent[k];
+        p.multiplier = l.multiplier[k];
+        p.zero = l.keep[k] == 0;
+        p.fast = l.fast[k] != 0;
+        p.fast_multiplier = l.step[k];
+        return p;
+    }
+
+    /// group() for `count` <= lanes groups at once.
+    template <class A>
+    static void groups(const std::int32_t* amax_bits, std::size_t count, scale_type* scales, group_params* out,
+                       const quantize_options& o, float tensor_scale) {
+        group_lanes<compat::lanes<A>> l;
+        lanes<A>(amax_bits, count, scales, l, o, tensor_scale);
+        for (std::size_t k = 0; k < count; ++k) out[k] = params(l, k);
     }
 };
 
@@ -137,14 +171,13 @@ struct policy<nvfp4> {
         return ue4m3::decode(scale) * tensor_scale;
     }
 
-    /// group() for `count` <= lanes blocks at once, on lanes: the same divisions, the UE4M3
-    /// encode by the nearest-even lane encoder (the reference's encode rounds to nearest-even
-    /// and saturates), the decode by the lane decoder. Needs the default floating-point
-    /// environment (see default_float_environment).
+    /// group() for `count` <= lanes blocks at once, as arrays, on lanes: the same divisions,
+    /// the UE4M3 encode by the nearest-even lane encoder (the reference's encode rounds to
+    /// nearest-even and saturates), the decode by the lane decoder. Needs the default
+    /// floating-point environment (see default_float_environment).
     template <class A>
-    static void groups(const std::int32_t* amax_bits, std::size_t count, scale_type* scales, group_params* out,
-                       const quantize_options&, float tensor_scale) {
-        constexpr std::size_t lanes = compat::lanes<A>;
+    static void lanes(const std::int32_t* amax_bits, std::size_t count, scale_type* scales,
+                      group_lanes<compat::lanes<A>>& out, const quantize_options&, float tensor_scale) {
         using ints = int_batch<A>;
         using floats = float_batch<A>;
         const ints amax = ints::load_unaligned(amax_bits);
@@ -156,18 +189,34 @@ struct policy<nvfp4> {
         code = xsimd::select(amax == ints(0), ints(0), code);
         code = xsimd::select(finite, code, ints(static_cast<std::int32_t>(ue4m3_layout::nan_code)));
         const floats multiplier = lane_decoder<ue4m3>::decode<A>(code) * ts;
-        alignas(64) std::array<std::int32_t, lanes> codes{};
-        alignas(64) std::array<float, lanes> multipliers{};
+        // Stored as zeros: NaN/Inf blocks, all-zero blocks, and blocks whose multiplier underflows.
+        const auto keep = finite && code != ints(0) && xsimd::bool_cast(multiplier != floats(0.0f));
+        alignas(64) std::array<std::int32_t, compat::lanes<A>> codes{};
         code.store_aligned(codes.data());
-        multiplier.store_aligned(multipliers.data());
-        for (std::size_t k = 0; k < count; ++k) {
-            scales[k] = static_cast<scale_type>(codes[k]);
-            group_params& p = out[k];
-            p.multiplier = multipliers[k];
-            p.divisor = multipliers[k];
-            p.zero = amax_bits[k] >= static_cast<std::int32_t>(mpq::detail::f32_inf_bits) || codes[k] == 0 ||
-                     multipliers[k] == 0.0f;
-        }
+        multiplier.store_aligned(out.step.data());
+        multiplier.store_aligned(out.multiplier.data());
+        ints(0).store_aligned(out.exponent.data());
+        xsimd::select(keep, ints(-1), ints(0)).store_aligned(out.keep.data());
+        ints(-1).store_aligned(out.fast.data());
+        for (std::size_t k = 0; k < count; ++k) scales[k] = static_cast<scale_type>(codes[k]);
+    }
+
+    template <std::size_t Lanes>
+    static group_params params(const group_lanes<Lanes>& l, std::size_t k) {
+        group_params p;
+        p.multiplier = l.multiplier[k];
+        p.divisor = l.step[k];
+        p.zero = l.keep[k] == 0;
+        p.fast_multiplier = power_of_two(nearest_even_encoder<element>::input_exponent);
+        return p;
+    }
+
+    template <class A>
+    static void groups(const std::int32_t* amax_bits, std::size_t count, scale_type* scales, group_params* out,
+                       const quantize_options& o, float tensor_scale) {
+        group_lanes<compat::lanes<A>> l;
+        lanes<A>(amax_bits, count, scales, l, o, tensor_scale);
+        for (std::size_t k = 0; k < count; ++k) out[k] = params(l, k);
     }
 };
 
