@@ -209,7 +209,7 @@ TEMPLATE_TEST_CASE("Fast-path kernels equal the reference on inputs built for it
                    mpq::mx_int8_element, mpq::mx_int4_element, mpq::fp8_e4m3, mpq::fp8_e5m2, mpq::fp6_e3m2,
                    mpq::fp4_e2m1) {
     std::uint32_t seed = 300;
-    for (const std::size_t block : {16, 32, 64, 24, 7}) {
+    for (const std::size_t block : {16, 8, 32, 64, 24, 7}) { // 16 and 8: one AVX-512 / AVX2 vector
         for (const auto axis : {mpq::block_axis::rows, mpq::block_axis::columns}) {
             // 40 blocks per row: more than a batch of 16 groups, plus a ragged tail.
             const std::size_t rows = 12, cols = 40 * block + 5;
@@ -220,6 +220,9 @@ TEMPLATE_TEST_CASE("Fast-path kernels equal the reference on inputs built for it
     }
     const std::vector<float> x = fast_path_input(12, 37 * 16, seed);
     check_against_reference(mpq::nvfp4{}, x, 12, 37 * 16, mpq::block_axis::rows, {}, "nvfp4");
+    mpq::quantize_options calibrated;
+    calibrated.tensor_amax = 0.5f * mpq::finite_amax(std::span<const float>(x));
+    check_against_reference(mpq::nvfp4{}, x, 12, 37 * 16, mpq::block_axis::rows, calibrated, "nvfp4 calibrated");
 }
 
 TEST_CASE("Kernels equal the reference under a non-default float environment", "[kernel][fast]") {
