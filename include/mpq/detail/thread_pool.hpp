@@ -6,10 +6,13 @@
 // One call uses the pool at a time. The caller publishes the call (function, part count,
 // participant count) and bumps a 32-bit generation word whose low 8 bits carry the number of
 // participating workers, so a worker reads "which call" and "am I in it" in one atomic load.
-// Parts are handed out by an atomic counter; the caller takes parts too, then waits until every
-// participating worker has checked out, so no worker touches the call's state after it returns.
-// Idle workers spin briefly (back-to-back calls find them awake), then sleep in
-// std::atomic::wait (a futex on Linux).
+// Parts are handed out by an atomic counter; the caller takes parts too. A worker must join
+// the call (one compare-and-swap on a word holding the call's generation, a "closed" bit and
+// the count of joined workers) before it touches the call's state; once the caller has run out
+// of parts it closes the call and waits only for the workers that joined. So a worker that is
+// slow to wake (the core busy with another process) never holds the call up: the caller does
+// its parts instead. Idle workers spin briefly (back-to-back calls find them awake), then
+// sleep in std::atomic::wait (a futex on Linux).
 #pragma once
 
 #include <algorithm>
@@ -85,26 +88,24 @@ public:
         context_ = const_cast<void*>(static_cast<const void*>(std::addressof(part)));
         parts_ = parts;
         next_.store(0, std::memory_order_relaxed);
-        checked_out_.store(0, std::memory_order_relaxed);
         error_ = nullptr;
         failed_.store(false, std::memory_order_relaxed);
         // Publish: the new generation carries the participant count in its low bits.
         const std::uint32_t old = generation_.load(std::memory_order_relaxed);
+        const std::uint32_t generation =
+            ((old & ~participant_mask) + generation_step) | static_cast<std::uint32_t>(workers);
+        join_.store(std::uint64_t{generation} << 32, std::memory_order_release); // open, nobody joined
         // seq_cst on both sides (here, and a worker's sleepers_ increment then re-load) so a
         // worker about to sleep either sees the new generation or is counted and notified.
-        generation_.store(((old & ~participant_mask) + generation_step) | static_cast<std::uint32_t>(workers),
-                          std::memory_order_seq_cst);
+        generation_.store(generation, std::memory_order_seq_cst);
         if (sleepers_.load(std::memory_order_seq_cst) != 0) generation_.notify_all();
         take_parts();
-        // Wait for every participant to check out (each has run its parts, or found none left).
-        const auto expected = static_cast<std::uint32_t>(workers);
-        for (int spin = 0; checked_out_.load(std::memory_order_acquire) != expected; ++spin) {
-            if (spin < caller_spins) {
-                spin_pause();
-                continue;
-            }
-            const std::uint32_t seen = checked_out_.load(std::memory_order_acquire);
-            if (seen != expected) checked_out_.wait(seen, std::memory_order_acquire);
+        // Every part is taken: close the call to late workers, wait for those that joined.
+        std::uint64_t state = join_.fetch_or(closed_bit, std::memory_order_acq_rel) | closed_bit;
+        for (int spin = 0; (state & joined_mask) != 0; ++spin) {
+            if (spin < caller_spins) spin_pause();
+            else join_.wait(state, std::memory_order_acquire);
+            state = join_.load(std::memory_order_acquire);
         }
         if (error_) std::rethrow_exception(std::exchange(error_, nullptr));
     }
@@ -118,6 +119,9 @@ public:
 private:
     static constexpr std::uint32_t participant_mask = 0xff;
     static constexpr std::uint32_t generation_step = 0x100;
+    /// join_: the call's generation word in the high 32 bits, closed_bit, joined workers below.
+    static constexpr std::uint64_t closed_bit = std::uint64_t{1} << 31;
+    static constexpr std::uint64_t joined_mask = closed_bit - 1;
     /// Pauses a worker spins after a call before it sleeps (tens of microseconds), and the
     /// caller before it sleeps waiting for workers to finish.
     static constexpr int worker_spins = 4000;
@@ -160,6 +164,15 @@ private:
         }
     }
 
+    /// Joins call `generation` if it is still open; false if it is closed or already replaced.
+    bool join(std::uint32_t generation) {
+        std::uint64_t state = join_.load(std::memory_order_acquire);
+        while ((state >> 32) == generation && (state & closed_bit) == 0)
+            if (join_.compare_exchange_weak(state, state + 1, std::memory_order_acq_rel, std::memory_order_acquire))
+                return true;
+        return false;
+    }
+
     void worker_loop(std::size_t index, std::uint32_t seen) {
         // Only a worker that took part in the last call spins (calls come back to back); the
         // others, when a call uses fewer threads than the pool has, go straight back to sleep.
@@ -182,19 +195,17 @@ private:
             }
             seen = now;
             if (stopping_.load(std::memory_order_relaxed)) return;
-            // A worker cannot miss a call it takes part in: the caller waits for its check-out
-            // before it can publish the next one.
             took_part = index < (now & participant_mask);
-            if (!took_part) continue;
+            if (!took_part || !join(now)) continue;
             take_parts();
-            checked_out_.fetch_add(1, std::memory_order_acq_rel);
-            checked_out_.notify_one();
+            const std::uint64_t left = join_.fetch_sub(1, std::memory_order_acq_rel) - 1;
+            if ((left & closed_bit) != 0 && (left & joined_mask) == 0) join_.notify_all();
         }
     }
 
     std::atomic<std::uint32_t> generation_{0};
     std::atomic<std::uint32_t> sleepers_{0};
-    std::atomic<std::uint32_t> checked_out_{0};
+    std::atomic<std::uint64_t> join_{0};
     std::atomic<std::size_t> next_{0};
     std::atomic<bool> busy_{false};
     std::atomic<bool> failed_{false};
