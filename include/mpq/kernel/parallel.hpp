@@ -3,12 +3,11 @@
 // result never depends on the thread count or on the order the pieces run in.
 #pragma once
 
+#include <mpq/detail/thread_pool.hpp>
+
 #include <algorithm>
 #include <cstddef>
-#include <exception>
 #include <functional>
-#include <thread>
-#include <vector>
 
 namespace mpq::kernel {
 
@@ -18,8 +17,9 @@ using executor = std::function<void(std::size_t count, const std::function<void(
 
 /// Parallelism of one kernel call. Default: the calling thread only.
 struct parallel_options {
-    /// Threads to use when no executor is given (0 or 1: the calling thread only). The
-    /// kernels start them per call, so this pays off for tensors of a few MiB and more.
+    /// Threads to use when no executor is given (0 or 1: the calling thread only), taken from
+    /// the library's persistent pool (mpq/detail/thread_pool.hpp), the calling thread
+    /// included. A call made while another thread uses the pool runs on its own thread.
     unsigned threads = 1;
     /// A caller-supplied executor (a thread pool); takes precedence over `threads`.
     executor run;
@@ -41,30 +41,12 @@ void run_pieces(std::size_t count, const parallel_options& parallel, Piece piece
         parallel.run(workers, chunk);
         return;
     }
-    if (workers == 1) {
-        chunk(0);
+    // The process-wide persistent pool (nullptr only during program exit, after its teardown).
+    if (mpq::detail::thread_pool* pool = workers > 1 ? mpq::detail::shared_thread_pool() : nullptr) {
+        pool->run(workers, workers, chunk);
         return;
     }
-    std::vector<std::thread> threads;
-    std::vector<std::exception_ptr> errors(workers);
-    threads.reserve(workers - 1);
-    for (std::size_t w = 1; w < workers; ++w) {
-        threads.emplace_back([&, w] {
-            try {
-                chunk(w);
-            } catch (...) {
-                errors[w] = std::current_exception();
-            }
-        });
-    }
-    try {
-        chunk(0);
-    } catch (...) {
-        errors[0] = std::current_exception();
-    }
-    for (auto& t : threads) t.join();
-    for (auto& e : errors)
-        if (e) std::rethrow_exception(e);
+    for (std::size_t w = 0; w < workers; ++w) chunk(w);
 }
 
 } // namespace detail
