@@ -122,17 +122,21 @@ struct block_job {
         }
     }
 
+    /// The fast path's codes of the N elements at x, in a group with group_lanes values `step`
+    /// and `keep` (code 0 where keep is 0).
+    MPQ_KERNEL_INLINE int_batch<A> fast_codes(const float* x, const float_batch<A>& step,
+                                              const int_batch<A>& keep) const {
+        const float_batch<A> fast_multiplier(power_of_two(nearest_even_encoder<element>::input_exponent));
+        return encode_fast(float_batch<A>::load_unaligned(x), P::divides ? fast_multiplier : step, step) & keep;
+    }
+
     /// One whole group of a multiple of N elements on the fast path, with group k of `l`'s
     /// values: packed codes straight into the row (8- and 4-bit codes), or decoded values into y.
     MPQ_KERNEL_INLINE void fast_group(const float* x, const group_lanes<N>& l, std::size_t k, std::uint8_t* code_row,
                                       float* y, std::size_t s) const {
         const float_batch<A> step(l.step[k]);
         const int_batch<A> keep(l.keep[k]);
-        const float_batch<A> fast_multiplier(power_of_two(nearest_even_encoder<element>::input_exponent));
-        auto code_at = [&](std::size_t i) MPQ_KERNEL_INLINE_LAMBDA {
-            const float_batch<A> v = float_batch<A>::load_unaligned(x + i);
-            return encode_fast(v, P::divides ? fast_multiplier : step, step) & keep;
-        };
+        auto code_at = [&](std::size_t i) MPQ_KERNEL_INLINE_LAMBDA { return fast_codes(x + i, step, keep); };
         if (y == nullptr) {
             if constexpr (bits == 8 || bits == 4) {
                 for (std::size_t i = 0; i < g.group; i += N) store_packed<bits, A>(code_at(i), code_row + (s + i) * bits / 8, A{});
@@ -156,12 +160,8 @@ struct block_job {
         group_lanes<N> l;
         P::template lanes<A>(amax.data(), N, scale_out, l, options, tensor_scale);
         if (!xsimd::all(int_batch<A>::load_aligned(l.fast.data()) != int_batch<A>(0))) return false;
-        const float_batch<A> fast_multiplier(power_of_two(nearest_even_encoder<element>::input_exponent));
         for (std::size_t k = 0; k < N; ++k) {
-            const float_batch<A> step(l.step[k]);
-            const int_batch<A> code =
-                encode_fast(float_batch<A>::load_unaligned(x + k * N), P::divides ? fast_multiplier : step, step) &
-                int_batch<A>(l.keep[k]);
+            const int_batch<A> code = fast_codes(x + k * N, float_batch<A>(l.step[k]), int_batch<A>(l.keep[k]));
             if constexpr (Fake) {
                 (decode(code) * float_batch<A>(l.multiplier[k])).store_unaligned(y + s + k * N);
             } else if constexpr (bits == 8 || bits == 4) {
