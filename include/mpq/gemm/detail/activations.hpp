@@ -13,6 +13,7 @@
 #include <cmath>
 #include <cstddef>
 #include <cstdint>
+#include <new>
 #include <span>
 #include <vector>
 
@@ -38,20 +39,39 @@ constexpr std::string_view to_string(activation_format a) {
 
 namespace detail {
 
+/// std::allocator on 64-byte boundaries: the kernels read activations 64 bytes at a time, and
+/// malloc's 16-byte alignment made every such load straddle two cache lines in some runs and
+/// not in others (a 1.6x swing of the small-M float path with the same code).
+template <class T>
+struct cache_line_allocator {
+    using value_type = T;
+    static constexpr std::align_val_t alignment{64};
+    cache_line_allocator() = default;
+    template <class U>
+    cache_line_allocator(const cache_line_allocator<U>&) noexcept {}
+    T* allocate(std::size_t n) { return static_cast<T*>(::operator new(n * sizeof(T), alignment)); }
+    void deallocate(T* p, std::size_t) noexcept { ::operator delete(p, alignment); }
+    template <class U>
+    bool operator==(const cache_line_allocator<U>&) const noexcept { return true; }
+};
+
+template <class T>
+using cache_line_vector = std::vector<T, cache_line_allocator<T>>;
+
 /// Padded activations: `values` M x ld floats; for integer formats also `codes` (M x ld int8)
 /// and `scales` (M x ld/32 floats: 2^E times the code multiplier, 1/64 or 1/4).
 struct packed_activations {
     std::size_t rows = 0;
     std::size_t ld = 0; ///< padded row length (multiple of 32)
     bool integer = false;
-    std::vector<float> values;
-    std::vector<std::int8_t> codes;
-    std::vector<float> scales;
+    cache_line_vector<float> values; ///< rows start on 64-byte boundaries (ld is a multiple of 32)
+    cache_line_vector<std::int8_t> codes;
+    cache_line_vector<float> scales;
     /// The codes again, each pair of units (2p, 2p + 1) reordered as [2p: 0..15, 2p+1: 0..15,
     /// 2p: 16..31, 2p+1: 16..31] to match one 32-byte load of two 4-bit weight units split
     /// into low and high nibbles; and per pair the 8-lane scale vector [s_2p x4, s_2p+1 x4].
-    std::vector<std::int8_t> pair_codes;
-    std::vector<float> pair_scales;
+    cache_line_vector<std::int8_t> pair_codes;
+    cache_line_vector<float> pair_scales;
 
     const float* row(std::size_t m) const { return values.data() + m * ld; }
     const std::int8_t* pair_code_row(std::size_t m) const { return pair_codes.data() + m * ld; }
