@@ -9,6 +9,7 @@
 #include <mpq/gemm.hpp>
 #include <mpq/mixed/plan.hpp>
 
+#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <stdexcept>
@@ -33,7 +34,15 @@ public:
     std::size_t cols() const override { return matrix_.cols(); }
     void forward(std::span<const float> x, std::span<float> y, std::size_t m) const override {
         check_shapes(x, y, m);
-        mpq::matmul(matrix_, x, y, m, options_);
+        // In chunks below mpq::detail::panel_min_rows: the register-decoding path computes each
+        // row of the product independently of M, which linear_layer promises (a prompt of 128+
+        // tokens would otherwise take the packed-panel path, whose sums run in another order).
+        const std::size_t chunk = std::clamp<std::size_t>(mpq::detail::panel_min_rows - 1, 1, 64);
+        const std::size_t k = cols(), n = rows();
+        for (std::size_t t = 0; t < m; t += chunk) {
+            const std::size_t count = std::min(chunk, m - t);
+            mpq::matmul(matrix_, x.subspan(t * k, count * k), y.subspan(t * n, count * n), count, options_);
+        }
     }
     const mpq::mixed_matrix& matrix() const { return matrix_; }
     mpq::activation_format activations() const { return options_.activations; }

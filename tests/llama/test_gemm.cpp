@@ -9,6 +9,9 @@
 
 #include <algorithm>
 #include <cmath>
+#include <cstring>
+#include <random>
+#include <span>
 #include <vector>
 
 using namespace mpq::llama;
@@ -101,4 +104,24 @@ TEST_CASE("precision plans run on the GEMM as precision maps", "[llama][gemm]") 
     CHECK_THROWS_AS(transformer(stories(), gemm_plan_factory(odd)), std::invalid_argument);
     CHECK(gemm_format_of("f32") == mpq::weight_format::fp32);
     CHECK_FALSE(gemm_format_of("mxint4@16").has_value());
+}
+
+TEST_CASE("A GEMM linear layer gives each row the same bits for any batch size", "[llama][gemm]") {
+    // 130 rows is past the GEMM's packed-panel threshold (128 rows with float activations).
+    const std::size_t n = 48, k = 96, m = 130;
+    std::mt19937 rng(7);
+    std::normal_distribution<float> normal(0.0f, 1.0f);
+    std::vector<float> w(n * k), x(m * k);
+    for (float& v : w) v = normal(rng);
+    for (float& v : x) v = normal(rng);
+    for (const auto format : {mpq::weight_format::mxint4, mpq::weight_format::bf16}) {
+        const mpq::llama::gemm_linear layer(w, mpq::precision_map::uniform(n, k, format));
+        std::vector<float> all(m * n), one(n);
+        layer.forward(x, all, m);
+        for (std::size_t t = 0; t < m; ++t) {
+            layer.forward(std::span<const float>(x).subspan(t * k, k), one, 1);
+            INFO("row " << t);
+            REQUIRE(std::memcmp(one.data(), all.data() + t * n, n * sizeof(float)) == 0);
+        }
+    }
 }
