@@ -182,9 +182,10 @@ TEMPLATE_TEST_CASE("Batched MX group parameters equal the scalar rule", "[kernel
             o.scale = mode;
             for (std::size_t i = 0; i + N <= amax.size(); i += N) {
                 std::array<std::uint8_t, 16> scales{};
-                std::array<kd::group_params, 16> got{};
-                P::template groups<A>(amax.data() + i, N, scales.data(), got.data(), o, 1.0f);
+                kd::group_lanes<N> lanes;
+                P::template lanes<A>(amax.data() + i, N, scales.data(), lanes, o, 1.0f);
                 for (std::size_t k = 0; k < N; ++k) {
+                    const kd::group_params got_k = P::params(lanes, k);
                     std::uint8_t scale = 0;
                     const kd::group_params want = P::group(static_cast<std::uint32_t>(amax[i + k]), scale, o, 1.0f);
                     INFO("amax bits " << std::hex << amax[i + k] << " mode " << mpq::to_string(mode));
@@ -192,12 +193,12 @@ TEMPLATE_TEST_CASE("Batched MX group parameters equal the scalar rule", "[kernel
                     REQUIRE(scales[k] == (amax[i + k] >= 0x7f800000
                                               ? mpq::e8m0::nan_code
                                               : mpq::mx_scale_code<TestType>(std::bit_cast<float>(amax[i + k]), mode)));
-                    REQUIRE(got[k].exponent == want.exponent);
-                    REQUIRE(got[k].zero == want.zero);
-                    REQUIRE(std::bit_cast<std::uint32_t>(got[k].multiplier) == std::bit_cast<std::uint32_t>(want.multiplier));
-                    REQUIRE(got[k].fast == want.fast);
+                    REQUIRE(got_k.exponent == want.exponent);
+                    REQUIRE(got_k.zero == want.zero);
+                    REQUIRE(std::bit_cast<std::uint32_t>(got_k.multiplier) == std::bit_cast<std::uint32_t>(want.multiplier));
+                    REQUIRE(got_k.fast == want.fast);
                     if (want.fast && !want.zero)
-                        REQUIRE(std::bit_cast<std::uint32_t>(got[k].fast_multiplier) ==
+                        REQUIRE(std::bit_cast<std::uint32_t>(got_k.fast_multiplier) ==
                                 std::bit_cast<std::uint32_t>(want.fast_multiplier));
                 }
             }

@@ -137,15 +137,6 @@ struct policy<mx<Element, dynamic_block_size>> {
         p.fast_multiplier = l.step[k];
         return p;
     }
-
-    /// group() for `count` <= lanes groups at once.
-    template <class A>
-    static void groups(const std::int32_t* amax_bits, std::size_t count, scale_type* scales, group_params* out,
-                       const quantize_options& o, float tensor_scale) {
-        group_lanes<compat::lanes<A>> l;
-        lanes<A>(amax_bits, count, scales, l, o, tensor_scale);
-        for (std::size_t k = 0; k < count; ++k) out[k] = params(l, k);
-    }
 };
 
 template <>
@@ -201,6 +192,7 @@ struct policy<nvfp4> {
         for (std::size_t k = 0; k < count; ++k) scales[k] = static_cast<scale_type>(codes[k]);
     }
 
+    /// One block's parameters from group_lanes (the inverse of what lanes() stores).
     template <std::size_t Lanes>
     static group_params params(const group_lanes<Lanes>& l, std::size_t k) {
         group_params p;
@@ -209,14 +201,6 @@ struct policy<nvfp4> {
         p.zero = l.keep[k] == 0;
         p.fast_multiplier = power_of_two(nearest_even_encoder<element>::input_exponent);
         return p;
-    }
-
-    template <class A>
-    static void groups(const std::int32_t* amax_bits, std::size_t count, scale_type* scales, group_params* out,
-                       const quantize_options& o, float tensor_scale) {
-        group_lanes<compat::lanes<A>> l;
-        lanes<A>(amax_bits, count, scales, l, o, tensor_scale);
-        for (std::size_t k = 0; k < count; ++k) out[k] = params(l, k);
     }
 };
 
