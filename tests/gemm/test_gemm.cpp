@@ -11,6 +11,7 @@
 #include <cstring>
 #include <limits>
 #include <random>
+#include <utility>
 #include <vector>
 
 namespace {
@@ -347,12 +348,16 @@ TEST_CASE("gemm: argument errors", "[gemm]") {
 }
 
 TEST_CASE("gemm: NaN in a weight block or an activation block reaches only the outputs it touches", "[gemm]") {
-    const std::size_t n = 6, k = 96, m = 3;
+    // K = 160: units 0..3 run through the four-unit steps of the MX 4-bit integer kernels,
+    // unit 4 through the single-unit step; a NaN block sits in each.
+    const std::size_t n = 6, k = 160, m = 3;
     std::vector<float> wv = random_values(n * k, 31);
     wv[2 * k + 40] = std::numeric_limits<float>::quiet_NaN(); // row 2, second block of 32
+    wv[4 * k + 150] = std::numeric_limits<float>::quiet_NaN(); // row 4, last block
     std::vector<float> a = random_values(m * k, 32);
     a[1 * k + 70] = std::numeric_limits<float>::infinity(); // row 1 of A
-    for (weight_format f : {weight_format::mxint4, weight_format::nvfp4, weight_format::int4_vector, weight_format::bf16}) {
+    for (weight_format f : {weight_format::mxint4, weight_format::mxfp4, weight_format::nvfp4, weight_format::int4_vector,
+                            weight_format::bf16}) {
         const mixed_matrix w = mixed_matrix::quantize(wv, n, k, f);
         for (activation_format act : {activation_format::f32, activation_format::mxint8}) {
             for (std::size_t panel_rows : {std::size_t{1}, detail::panel_min_rows}) {
@@ -364,9 +369,41 @@ TEST_CASE("gemm: NaN in a weight block or an activation block reaches only the o
                 INFO(to_string(f) << " x " << to_string(act) << " panel from M=" << panel_rows);
                 for (std::size_t i = 0; i < m; ++i)
                     for (std::size_t j = 0; j < n; ++j) {
-                        const bool touched = i == 1 || j == 2;
+                        const bool touched = i == 1 || j == 2 || j == 4;
                         CHECK(std::isfinite(c[i * n + j]) == !touched);
                     }
+            }
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("gemm: MX weight blocks at the ends of the E8M0 scale range", "[gemm]", MPQ_TEST_GEMM_KERNELS) {
+    // Weights near 2^-127 (E8M0 scale code 0, a subnormal scale) against activations near
+    // 2^100, and weights near 2^120 against activations near 2^-100: the products stay
+    // normal, so the relative bound is tight. K = 288 runs four-unit and single-unit steps.
+    const std::size_t n = 5, k = 288;
+    for (const auto& [w_exp, a_exp] : {std::pair{-127, 100}, std::pair{120, -100}}) {
+        std::vector<float> wv = random_values(n * k, 61);
+        for (float& x : wv) x = std::ldexp(x, w_exp);
+        for (weight_format f : {weight_format::mxint4, weight_format::mxfp4, weight_format::mxint8}) {
+            const mixed_matrix w = mixed_matrix::quantize(wv, n, k, f);
+            if (w_exp < 0) CHECK(w.segment(0, 0).scales[0] <= 1); // the scale range's bottom is reached
+            for (activation_format act : {activation_format::f32, activation_format::mxint8}) {
+                for (std::size_t m : {std::size_t{1}, std::size_t{5}}) {
+                    std::vector<float> a = random_values(m * k, 62);
+                    for (float& x : a) x = std::ldexp(x, a_exp);
+                    std::vector<float> c(m * n), ref(m * n);
+                    std::vector<double> magnitude(m * n);
+                    const gemm_options options{.activations = act};
+                    detail::gemm_with<TestType>(m, a, k, w, c, n, options);
+                    gemm_reference(m, a, k, w, ref, n, options, magnitude);
+                    INFO(to_string(f) << " x " << to_string(act) << " M=" << m << " 2^" << w_exp);
+                    for (std::size_t i = 0; i < m * n; ++i) {
+                        REQUIRE(std::isnormal(ref[i]));
+                        CHECK(std::fabs(static_cast<double>(c[i]) - ref[i]) <=
+                              (static_cast<double>(k) + 16.0) * std::ldexp(1.0, -24) * magnitude[i]);
+                    }
+                }
             }
         }
     }
@@ -436,7 +473,10 @@ TEST_CASE("gemm (AVX-512 kernels): a row of C does not depend on M or the other 
     const std::size_t n = 45, k = 172, m = 11;
     const std::vector<float> wv = random_values(n * k, 41);
     const std::vector<float> a = random_values(m * k, 42);
+    // 16-bit-only row groups run the GEMV one row at a time, the others 8 rows at a time.
     for (const precision_map& map : {precision_map::uniform(n, k, weight_format::mxint4),
+                                     precision_map::uniform(n, k, weight_format::bf16),
+                                     precision_map::random_blockwise(n, k, 5, 32, weight_format::fp16, weight_format::bf16, 0.5, 4),
                                      precision_map::random_blockwise(n, k, 5, 32, weight_format::mxfp4, weight_format::bf16, 0.9, 3)}) {
         const mixed_matrix w = mixed_matrix::quantize(wv, map);
         for (activation_format act : {activation_format::f32, activation_format::mxint4, activation_format::mxint8}) {

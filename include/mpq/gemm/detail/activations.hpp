@@ -72,10 +72,16 @@ struct packed_activations {
     /// into low and high nibbles; and per pair the 8-lane scale vector [s_2p x4, s_2p+1 x4].
     cache_line_vector<std::int8_t> pair_codes;
     cache_line_vector<float> pair_scales;
+    /// The codes once more, each quad of units 4q..4q+3 reordered as [4q: 0..15, 4q+1: 0..15,
+    /// 4q+2: 0..15, 4q+3: 0..15, then the same units' 16..31]: one 64-byte load of four 4-bit
+    /// MX weight units splits into the low nibbles (elements 0..15 of each unit) and the high
+    /// nibbles (16..31), and these two halves meet them byte for byte.
+    cache_line_vector<std::int8_t> quad_codes;
 
     const float* row(std::size_t m) const { return values.data() + m * ld; }
     const std::int8_t* pair_code_row(std::size_t m) const { return pair_codes.data() + m * ld; }
     const float* pair_scale_row(std::size_t m) const { return pair_scales.data() + m * (ld / 64) * 8; }
+    const std::int8_t* quad_code_row(std::size_t m) const { return quad_codes.data() + m * ld; }
     const std::int8_t* code_row(std::size_t m) const { return codes.data() + m * ld; }
     const float* scale_row(std::size_t m) const { return scales.data() + m * (ld / gemm_unit); }
 };
@@ -150,7 +156,8 @@ inline void quantize_int_block(const float* x, std::size_t n, std::int8_t* codes
 }
 
 /// Packs (and quantizes) the M x K activations with leading dimension lda.
-/// `pairs`: also build pair_codes / pair_scales (the SIMD kernels of 4-bit weights read them).
+/// `pairs`: also build pair_codes / pair_scales and quad_codes (the SIMD kernels of 4-bit
+/// weights read them).
 inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, std::size_t lda,
                              activation_format format, packed_activations& out, bool pairs = true) {
     out.rows = m_rows;
@@ -164,6 +171,7 @@ inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, 
     if (out.integer && pairs) {
         out.pair_codes.assign(m_rows * out.ld, 0);
         out.pair_scales.assign(m_rows * (out.ld / 64) * 8, 1.0f);
+        out.quad_codes.assign(m_rows * out.ld, 0);
     }
     for (std::size_t m = 0; m < m_rows; ++m) {
         const float* src = a + m * lda;
@@ -199,6 +207,14 @@ inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, 
             float* sv = out.pair_scales.data() + (m * (out.ld / 64) + p) * 8;
             std::fill(sv, sv + 4, sc[0]);
             std::fill(sv + 4, sv + 8, sc[1]);
+        }
+        for (std::size_t q = 0; q < out.ld / 128; ++q) { // whole quads only: kernels read no others
+            const std::int8_t* c = out.codes.data() + m * out.ld + 128 * q;
+            std::int8_t* d = out.quad_codes.data() + m * out.ld + 128 * q;
+            for (std::size_t u = 0; u < 4; ++u) {
+                std::copy(c + 32 * u, c + 32 * u + 16, d + 16 * u);
+                std::copy(c + 32 * u + 16, c + 32 * u + 32, d + 64 + 16 * u);
+            }
         }
     }
 }

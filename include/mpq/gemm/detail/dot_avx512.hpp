@@ -24,8 +24,11 @@
 
 #include <immintrin.h>
 
+#include <algorithm>
 #include <array>
 #include <cstdint>
+#include <cstring>
+#include <limits>
 
 namespace mpq::detail::avx512 {
 
@@ -141,6 +144,7 @@ struct run_operands {
     std::array<const float*, MR> sa;        ///< activation unit scales (integer path)
     std::array<const std::int8_t*, MR> qp;  ///< pair-ordered int8 codes of the row, from column 0
     std::array<const float*, MR> sp;        ///< pair scale vectors of the row, from column 0
+    std::array<const std::int8_t*, MR> qq;  ///< quad-ordered int8 codes of the row, from column 0
     std::size_t first_unit = 0;             ///< the run's first unit counted over the whole row
     std::ptrdiff_t prefetch = 0;            ///< bytes from a row's codes to prefetch (0: none)
 };
@@ -308,6 +312,86 @@ MPQ_GEMM_INLINE512 void run_int(const run_operands<R, MR>& op, const decode_cont
             for (int m = 0; m < MR; ++m) {
                 const __m512 dot = _mm512_cvtepi32_ps(_mm512_dpbusd_epi32(start[m], w, a[m]));
                 acc_out[r][m] = _mm512_fmadd_ps(dot, _mm512_mul_ps(sw, sa[m]), acc_out[r][m]);
+            }
+        }
+    }
+    if (u < op.units) run_int_units<F, R, MR, Prefetch>(op, ctx, u, op.units, acc_out);
+}
+
+/// Whether the integer path of F takes four units per step: 4-bit codes with one E8M0 scale
+/// per 32 elements (MXINT4, MXFP4), so the two nibble halves of a unit share one scale.
+template <weight_format F>
+constexpr bool quad_units() {
+    return info(F).code_bits == 4 && info(F).scale == scale_storage::e8m0;
+}
+
+/// log2 of F's code multiplier (a power of two: 1/4 for MXINT4, 1/2 for E2M1).
+template <weight_format F>
+constexpr int code_multiplier_log2() {
+    int e = 0;
+    for (float m = info(F).code_multiplier; m < 1.0f; m *= 2.0f) --e;
+    return e;
+}
+
+/// acc[r][m] += W run row r . A[m] (integer path) for MXINT4 / MXFP4: four units per step,
+/// units 4q..4q+3 of the row (the activations' quad order), single units at the edges.
+///
+/// Why: one 64-byte load splits into two nibble vectors whose bytes meet the two halves of the
+/// quad-ordered activations; both vpdpbusd chain into one int32 accumulator per 8 elements of
+/// one unit (exact), so a unit costs a quarter of a load, one nibble split, half a vpdpbusd
+/// and a quarter of a conversion and FMA: the decode-bound GEMV runs near the speed of the
+/// memory. The weight scale is applied as vscalefps(a_scale, e - 127 - log2 multiplier),
+/// which rounds a_scale * 2^(e-127) * multiplier once, as the product with the E8M0 table
+/// value does; E8M0 code 255 becomes NaN.
+template <weight_format F, int R, int MR, bool Prefetch>
+MPQ_GEMM_INLINE512 void run_int_quads(const run_operands<R, MR>& op, const decode_context& ctx,
+                                      __m512 (&acc_out)[R][MR]) {
+    static_assert(quad_units<F>());
+    std::size_t u = std::min<std::size_t>((4 - op.first_unit % 4) % 4, op.units);
+    if (u > 0) run_int_units<F, R, MR, Prefetch>(op, ctx, 0, u, acc_out);
+    alignas(64) static constexpr auto table = [] {
+        std::array<std::int8_t, 64> t{};
+        for (std::uint32_t c = 0; c < 64; ++c)
+            t[c] = static_cast<std::int8_t>(nibble_value<F>(c % 16) + unsigned_bias<F>());
+        return t;
+    }();
+    const __m512i biased = _mm512_load_si512(table.data());
+    const __m512i nibble = _mm512_set1_epi8(0x0F);
+    const __m512i bias = _mm512_set1_epi8(static_cast<char>(unsigned_bias<F>()));
+    const __m512i unit_of_lane = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
+    const __m128i exponent_offset = _mm_set1_epi32(e8m0::bias - code_multiplier_log2<F>());
+    const __m128i nan_code = _mm_set1_epi32(e8m0::nan_code);
+    const __m128 nan = _mm_set1_ps(std::numeric_limits<float>::quiet_NaN());
+    for (; u + 4 <= op.units; u += 4) {
+        const std::size_t quad = (op.first_unit + u) / 4;
+        __m512i lo_a[MR], hi_a[MR], start[MR];
+        __m512 sa[MR];
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) {
+            lo_a[m] = _mm512_load_si512(op.qq[m] + 128 * quad);
+            hi_a[m] = _mm512_load_si512(op.qq[m] + 128 * quad + 64);
+            // -bias * (sum of each lane's 8 activation bytes): removes the weights' bias.
+            start[m] = _mm512_sub_epi32(_mm512_setzero_si512(),
+                                        _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, lo_a[m]), bias, hi_a[m]));
+            sa[m] = _mm512_permutexvar_ps(unit_of_lane, _mm512_castps128_ps512(_mm_loadu_ps(op.sa[m] + u)));
+        }
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+            const std::uint8_t* codes = op.codes[r] + u * 16;
+            if constexpr (Prefetch) _mm_prefetch(reinterpret_cast<const char*>(codes + op.prefetch), _MM_HINT_T0);
+            const __m512i raw = _mm512_loadu_si512(codes);
+            const __m512i lo = _mm512_shuffle_epi8(biased, _mm512_and_si512(raw, nibble));
+            const __m512i hi = _mm512_shuffle_epi8(biased, _mm512_and_si512(_mm512_srli_epi16(raw, 4), nibble));
+            std::uint32_t scale_bytes;
+            std::memcpy(&scale_bytes, op.scales[r] + u, 4);
+            const __m128i e = _mm_cvtepu8_epi32(_mm_cvtsi32_si128(static_cast<int>(scale_bytes)));
+            const __m128 exponent = _mm_mask_mov_ps(_mm_cvtepi32_ps(_mm_sub_epi32(e, exponent_offset)),
+                                                    _mm_cmpeq_epi32_mask(e, nan_code), nan);
+            const __m512 exponents = _mm512_permutexvar_ps(unit_of_lane, _mm512_castps128_ps512(exponent));
+#pragma GCC unroll 8
+            for (int m = 0; m < MR; ++m) {
+                const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start[m], lo, lo_a[m]), hi, hi_a[m]);
+                acc_out[r][m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_scalef_ps(sa[m], exponents), acc_out[r][m]);
             }
         }
     }

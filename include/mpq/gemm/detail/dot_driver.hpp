@@ -231,6 +231,7 @@ MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, std::size_t m0, con
             op.sa[m] = job.a->scale_row(m0 + m) + k / gemm_unit;
             op.qp[m] = job.a->pair_code_row(m0 + m);
             op.sp[m] = job.a->pair_scale_row(m0 + m);
+            op.qq[m] = job.a->quad_code_row(m0 + m);
         }
     }
     op.first_unit = k / gemm_unit;
@@ -242,6 +243,11 @@ MPQ_GEMM_INLINE512 void avx512_run(const gemm_job& job, const decode_context& ct
                                    const avx512::run_operands<R, MR>& op, __m512 (&acc)[R][MR]) {
     if constexpr (info(F).integer_codes) {
         if (job.integer_path) {
+            if constexpr (avx512::quad_units<F>()) {
+                if (op.prefetch != 0) avx512::run_int_quads<F, R, MR, true>(op, ctx, acc);
+                else avx512::run_int_quads<F, R, MR, false>(op, ctx, acc);
+                return;
+            }
             if (op.prefetch != 0) avx512::run_int<F, R, MR, true>(op, ctx, acc);
             else avx512::run_int<F, R, MR, false>(op, ctx, acc);
             return;
@@ -313,6 +319,20 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
     }
 }
 
+/// Whether every run of a row group has 16-bit codes (BF16, FP16). These decode in a few
+/// operations per 64 bytes, so a GEMV over them is bound by how W is read: 8 rows read unit
+/// by unit are 8 interleaved streams, which the test machine (Zen 5) read at 24 GB/s, where
+/// rows read one after the other (one sequential stream) went at 39 GB/s, the speed of a
+/// plain read. Narrower codes cost more operations per byte, and FP32 measured slower row
+/// by row (27 against 33 GB/s): they keep the 8-row blocks, whose 8 independent accumulators
+/// hide the multiply-add latency. Each output sees the same operations in the same order
+/// with either block size (see avx512_store), so the choice never changes a result.
+inline bool wide_codes_only(const mixed_matrix::row_view& row) {
+    for (std::size_t r = 0; r < row.run_count; ++r)
+        if (info(row.runs[r].format).code_bits != 16) return false;
+    return true;
+}
+
 /// Rows [m0, m0 + MR) x weight rows [n0, n1), row group by row group.
 template <int R, int MR>
 void avx512_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std::size_t n1) {
@@ -325,7 +345,14 @@ void avx512_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std::size_
             const char* next_runs = reinterpret_cast<const char*>(row.runs + row.run_count);
             for (int line = 0; line < 4; ++line) _mm_prefetch(next_runs + 64 * line, _MM_HINT_T0);
         }
-        avx512_group_rows<R, MR>(job, m0, n, group_end);
+        if constexpr (MR == 1) {
+            // GEMV: a group of 16-bit codes only reads its rows one after the other (see
+            // wide_codes_only); otherwise R rows at once.
+            if (wide_codes_only(job.w->row(n))) avx512_group_rows<1, 1>(job, m0, n, group_end);
+            else avx512_group_rows<R, MR>(job, m0, n, group_end);
+        } else {
+            avx512_group_rows<R, MR>(job, m0, n, group_end);
+        }
         n = group_end;
     }
 }
