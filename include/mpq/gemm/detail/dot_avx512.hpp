@@ -364,15 +364,15 @@ MPQ_GEMM_INLINE512 void run_int_quads(const run_operands<R, MR>& op, const decod
     const __m128 nan = _mm_set1_ps(std::numeric_limits<float>::quiet_NaN());
     for (; u + 4 <= op.units; u += 4) {
         const std::size_t quad = (op.first_unit + u) / 4;
-        __m512i lo_a[MR], hi_a[MR], start[MR];
+        const std::int8_t* act[MR];
+        __m512i start[MR];
         __m512 sa[MR];
 #pragma GCC unroll 8
         for (int m = 0; m < MR; ++m) {
-            lo_a[m] = _mm512_load_si512(op.qq[m] + 128 * quad);
-            hi_a[m] = _mm512_load_si512(op.qq[m] + 128 * quad + 64);
+            act[m] = op.qq[m] + 128 * quad;
             // -bias * (sum of each lane's 8 activation bytes): removes the weights' bias.
             start[m] = _mm512_sub_epi32(_mm512_setzero_si512(),
-                                        _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, lo_a[m]), bias, hi_a[m]));
+                                        _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, _mm512_load_si512(act[m])), bias, _mm512_load_si512(act[m] + 64)));
             sa[m] = _mm512_permutexvar_ps(unit_of_lane, _mm512_castps128_ps512(_mm_loadu_ps(op.sa[m] + u)));
         }
 #pragma GCC unroll 16
@@ -390,7 +390,7 @@ MPQ_GEMM_INLINE512 void run_int_quads(const run_operands<R, MR>& op, const decod
             const __m512 exponents = _mm512_permutexvar_ps(unit_of_lane, _mm512_castps128_ps512(exponent));
 #pragma GCC unroll 8
             for (int m = 0; m < MR; ++m) {
-                const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start[m], lo, lo_a[m]), hi, hi_a[m]);
+                const __m512i dot = _mm512_dpbusd_epi32(_mm512_dpbusd_epi32(start[m], lo, _mm512_load_si512(act[m])), hi, _mm512_load_si512(act[m] + 64));
                 acc_out[r][m] = _mm512_fmadd_ps(_mm512_cvtepi32_ps(dot), _mm512_scalef_ps(sa[m], exponents), acc_out[r][m]);
             }
         }
