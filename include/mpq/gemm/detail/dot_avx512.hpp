@@ -113,21 +113,28 @@ constexpr int unsigned_bias() {
     else return 8;
 }
 
+/// vpshufb table (64 bytes, every 16-byte lane alike): byte c holds 4-bit code c % 16 of F
+/// as its biased unsigned value (unsigned_bias).
+template <weight_format F>
+MPQ_GEMM_INLINE512 const std::int8_t* biased_nibble_bytes() {
+    alignas(64) static constexpr auto table = [] {
+        std::array<std::int8_t, 64> t{};
+        for (std::uint32_t c = 0; c < 64; ++c)
+            t[c] = static_cast<std::int8_t>(nibble_value<F>(c % 16) + unsigned_bias<F>());
+        return t;
+    }();
+    return table.data();
+}
+
 /// The 32 codes of a unit of an integer-coded format as biased unsigned bytes, in element order.
 template <weight_format F>
 MPQ_GEMM_INLINE512 __m256i unit_biased_u8(const std::uint8_t* codes) {
     if constexpr (info(F).code_bits == 4) {
-        alignas(32) static constexpr auto table = [] {
-            std::array<std::int8_t, 32> t{};
-            for (std::uint32_t c = 0; c < 32; ++c)
-                t[c] = static_cast<std::int8_t>(nibble_value<F>(c % 16) + unsigned_bias<F>());
-            return t;
-        }();
         const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes));
         const __m128i mask = _mm_set1_epi8(0x0F);
         const __m128i lo = _mm_and_si128(raw, mask);
         const __m128i hi = _mm_and_si128(_mm_srli_epi16(raw, 4), mask);
-        return _mm256_shuffle_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(table.data())),
+        return _mm256_shuffle_epi8(_mm256_load_si256(reinterpret_cast<const __m256i*>(biased_nibble_bytes<F>())),
                                    _mm256_set_m128i(hi, lo));
     } else {
         return _mm256_xor_si256(_mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes)), _mm256_set1_epi8(-128));
@@ -254,17 +261,11 @@ MPQ_GEMM_INLINE512 __m512 pair_weight_scales(const weight_segment& s, std::size_
 template <weight_format F>
 MPQ_GEMM_INLINE512 __m512i pair_biased_u8(const std::uint8_t* codes) {
     if constexpr (info(F).code_bits == 4) {
-        alignas(64) static constexpr auto table = [] {
-            std::array<std::int8_t, 64> t{};
-            for (std::uint32_t c = 0; c < 64; ++c)
-                t[c] = static_cast<std::int8_t>(nibble_value<F>(c % 16) + unsigned_bias<F>());
-            return t;
-        }();
         const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes));
         const __m256i mask = _mm256_set1_epi8(0x0F);
         const __m256i lo = _mm256_and_si256(raw, mask);
         const __m256i hi = _mm256_and_si256(_mm256_srli_epi16(raw, 4), mask);
-        return _mm512_shuffle_epi8(_mm512_load_si512(table.data()),
+        return _mm512_shuffle_epi8(_mm512_load_si512(biased_nibble_bytes<F>()),
                                    _mm512_inserti64x4(_mm512_castsi256_si512(lo), hi, 1));
     } else {
         return _mm512_xor_si512(_mm512_loadu_si512(codes), _mm512_set1_epi8(-128));
@@ -350,13 +351,7 @@ MPQ_GEMM_INLINE512 void run_int_quads(const run_operands<R, MR>& op, const decod
     static_assert(quad_units<F>());
     std::size_t u = std::min<std::size_t>((4 - op.first_unit % 4) % 4, op.units);
     if (u > 0) run_int_units<F, R, MR, Prefetch>(op, ctx, 0, u, acc_out);
-    alignas(64) static constexpr auto table = [] {
-        std::array<std::int8_t, 64> t{};
-        for (std::uint32_t c = 0; c < 64; ++c)
-            t[c] = static_cast<std::int8_t>(nibble_value<F>(c % 16) + unsigned_bias<F>());
-        return t;
-    }();
-    const __m512i biased = _mm512_load_si512(table.data());
+    const __m512i biased = _mm512_load_si512(biased_nibble_bytes<F>());
     const __m512i nibble = _mm512_set1_epi8(0x0F);
     const __m512i bias = _mm512_set1_epi8(static_cast<char>(unsigned_bias<F>()));
     const __m512i unit_of_lane = _mm512_setr_epi32(0, 0, 0, 0, 1, 1, 1, 1, 2, 2, 2, 2, 3, 3, 3, 3);
