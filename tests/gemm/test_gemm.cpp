@@ -7,6 +7,7 @@
 
 #include <catch2/catch.hpp>
 
+#include <algorithm>
 #include <cmath>
 #include <cstring>
 #include <limits>
@@ -404,6 +405,59 @@ TEMPLATE_TEST_CASE("gemm: MX weight blocks at the ends of the E8M0 scale range",
                               (static_cast<double>(k) + 16.0) * std::ldexp(1.0, -24) * magnitude[i]);
                     }
                 }
+            }
+        }
+    }
+}
+
+TEMPLATE_TEST_CASE("gemm: BF16 weights at the ends of the exponent range against integer activations", "[gemm]",
+                   MPQ_TEST_GEMM_KERNELS) {
+    // The AVX-512 BF16 kernels sum pairs of code x weight products with vdpbf16ps, which
+    // flushes subnormal inputs and results to zero; a BF16 run takes it only when every
+    // weight's exponent lies within +-bf16_pair_exponent_limit, where no sum can be subnormal
+    // or overflow. The weights here come in pairs (2^E, -(2^E + one BF16 ulp)) that cancel
+    // to one ulp against equal codes (small sums: the test fails if E = -120 .. -127 took the
+    // pair product), or (1.99 * 2^E, 1.99 * 2^E) against the largest codes (E = 120 would
+    // overflow in a pair). Activations: 1.0 opens each block (its weight 0 fixes the scale
+    // at 2^0 and contributes nothing), the others code 1 (1/64 in MXINT8, 1/4 in MXINT4), or
+    // for the large weights the largest code times 2^-10.
+    const std::size_t n = 3, k = 96, m = 2;
+    constexpr int limit = mixed_matrix::bf16_pair_exponent_limit;
+    for (int e : {-limit, -limit - 1, -126, -127, limit, limit + 1}) {
+        const bool small = e < 0;
+        std::vector<float> wv(n * k);
+        for (std::size_t r = 0; r < n; ++r)
+            for (std::size_t i = 0; i < k; i += 2) {
+                const bool opens_block = i % 32 == 0;
+                const float lo = small ? std::ldexp(1.0f, e) : std::ldexp(1.9921875f, e);
+                const float hi = small ? -(lo + std::ldexp(1.0f, std::max(e, -126) - 7)) : lo; // next BF16 up
+                const float sign = r + 1 == n ? -1.0f : 1.0f; // the last row: no cancellation, or negative
+                wv[r * k + i] = opens_block ? 0.0f : (small ? lo : sign * lo);
+                wv[r * k + i + 1] = opens_block ? 0.0f : sign * hi;
+            }
+        const mixed_matrix w = mixed_matrix::quantize(wv, n, k, weight_format::bf16);
+        for (std::size_t i = 0; i < n * k; ++i) {
+            INFO("E " << e << " i " << i << " " << std::hexfloat << wv[i] << " " << w.value(i / k, i % k));
+            REQUIRE(w.value(i / k, i % k) == wv[i]); // exact in BF16
+        }
+        CHECK(w.row(0).runs[0].bf16_pair_safe == (std::abs(e) <= limit));
+        for (activation_format act : {activation_format::mxint8, activation_format::mxint4}) {
+            const bool int8 = act == activation_format::mxint8;
+            std::vector<float> a(m * k);
+            for (std::size_t i = 0; i < m * k; ++i)
+                a[i] = small ? (i % 32 == 0 ? 1.0f : (int8 ? 1.0f / 64 : 0.25f))
+                             : std::ldexp(int8 ? 127.0f / 64 : 7.0f / 4, -10);
+            std::vector<float> c(m * n), ref(m * n);
+            std::vector<double> magnitude(m * n);
+            const gemm_options options{.activations = act};
+            detail::gemm_with<TestType>(m, a, k, w, c, n, options);
+            gemm_reference(m, a, k, w, ref, n, options, magnitude);
+            INFO("E = " << e << " " << to_string(act));
+            for (std::size_t i = 0; i < m * n; ++i) {
+                REQUIRE(std::isfinite(ref[i]));
+                REQUIRE(ref[i] != 0.0);
+                CHECK(std::fabs(static_cast<double>(c[i]) - ref[i]) <=
+                      (static_cast<double>(k) + 16.0) * std::ldexp(1.0, -24) * magnitude[i]);
             }
         }
     }

@@ -30,6 +30,7 @@
 #include <mpq/numeric/half.hpp>
 
 #include <array>
+#include <cstdlib>
 #include <cstring>
 #include <span>
 #include <string>
@@ -153,6 +154,7 @@ public:
                 break;
             }
         }
+        if (used[static_cast<std::size_t>(weight_format::bf16)]) m.mark_bf16_pair_safe_runs();
         return m;
     }
 
@@ -187,7 +189,20 @@ public:
         weight_format format = weight_format::fp32;
         std::size_t code_offset = 0;  ///< of block `first`, from the row's first byte
         std::size_t scale_offset = 0; ///< of block `first`, from the row's first byte
+        /// BF16 runs: every code in every row of the run is ±0, ±Inf, NaN, or normal with an
+        /// exponent in [-bf16_pair_exponent_limit, +limit] (see bf16_pair_exponent_limit).
+        bool bf16_pair_safe = false;
     };
+
+    /// Why a BF16 run may take the kernels' BF16 pair dot product (vdpbf16ps), which treats
+    /// subnormal inputs and results as zero: a product of an integer activation code
+    /// (|c| <= 127) and a BF16 weight w = ±1.m · 2^E (7 fraction bits) is an integer multiple
+    /// of 2^(E-7), so with |E| <= 119 every product, every exact sum of them and every float32
+    /// rounding of such a sum is a multiple of 2^-126: zero or normal, never subnormal, and
+    /// nothing overflows. The pair product then gives the IEEE result bit for bit.
+    static constexpr int bf16_pair_exponent_limit = 119;
+    /// Whether some run is a BF16 run with bf16_pair_safe set.
+    bool has_bf16_pair_safe_runs() const { return has_bf16_pair_safe_runs_; }
 
     /// The segments of one row: cheap to step through K-block by K-block or run by run.
     struct row_view {
@@ -352,6 +367,28 @@ private:
         }
     }
 
+    /// Sets block_run::bf16_pair_safe on the BF16 runs whose codes all qualify.
+    void mark_bf16_pair_safe_runs() {
+        auto safe = [](std::uint32_t code) {
+            const int biased = static_cast<int>((code >> 7) & 0xFFU);
+            if (biased == 0) return (code & 0x7FU) == 0; // zero yes, subnormal no
+            return biased == 0xFF || std::abs(biased - 127) <= bf16_pair_exponent_limit;
+        };
+        for (std::size_t g = 0; g < map_.row_groups(); ++g) {
+            for (std::size_t ri = run_begin_[g]; ri < run_begin_[g + 1]; ++ri) {
+                block_run& run = runs_[ri];
+                if (run.format != weight_format::bf16) continue;
+                run.bf16_pair_safe = true;
+                for (std::size_t r = g * map_.tile_rows(); r < g * map_.tile_rows() + map_.group_rows(g); ++r) {
+                    const weight_segment s = row(r).segment(run);
+                    for (std::size_t i = 0; i < s.length && run.bf16_pair_safe; ++i)
+                        run.bf16_pair_safe = safe(detail::segment_code(weight_format::bf16, s.codes, i));
+                }
+                has_bf16_pair_safe_runs_ = has_bf16_pair_safe_runs_ || run.bf16_pair_safe;
+            }
+        }
+    }
+
     /// Copies the tiles of format f out of the whole matrix quantized in that format.
     template <class Format>
     void fill_from(weight_format f, const quantized_tensor<Format>& q) {
@@ -375,6 +412,7 @@ private:
     std::vector<std::size_t> run_begin_;       ///< first run of each row group (+ end)
     float nvfp4_tensor_scale_ = 1.0f;
     std::array<float, 128> nvfp4_table_{};
+    bool has_bf16_pair_safe_runs_ = false;
 };
 
 } // namespace mpq

@@ -77,6 +77,11 @@ struct packed_activations {
     /// MX weight units splits into the low nibbles (elements 0..15 of each unit) and the high
     /// nibbles (16..31), and these two halves meet them byte for byte.
     cache_line_vector<std::int8_t> quad_codes;
+    /// The codes in element order as BF16 bit patterns (exact: |code| <= 127), for the pair
+    /// dot product of BF16 weight runs (see mixed_matrix::bf16_pair_exponent_limit); filled
+    /// only when pack_activations is asked to.
+    bool has_bf16_codes = false;
+    cache_line_vector<std::uint16_t> bf16_codes;
 
     const float* row(std::size_t m) const { return values.data() + m * ld; }
     const std::int8_t* pair_code_row(std::size_t m) const { return pair_codes.data() + m * ld; }
@@ -84,6 +89,7 @@ struct packed_activations {
     const std::int8_t* quad_code_row(std::size_t m) const { return quad_codes.data() + m * ld; }
     const std::int8_t* code_row(std::size_t m) const { return codes.data() + m * ld; }
     const float* scale_row(std::size_t m) const { return scales.data() + m * (ld / gemm_unit); }
+    const std::uint16_t* bf16_code_row(std::size_t m) const { return bf16_codes.data() + m * ld; }
 };
 
 /// Empties a per-thread activation buffer at scope exit if a call grew it past 64 MiB of
@@ -157,9 +163,10 @@ inline void quantize_int_block(const float* x, std::size_t n, std::int8_t* codes
 
 /// Packs (and quantizes) the M x K activations with leading dimension lda.
 /// `pairs`: also build pair_codes / pair_scales and quad_codes (the SIMD kernels of 4-bit
-/// weights read them).
+/// weights read them); `bf16`: also bf16_codes (integer formats only).
 inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, std::size_t lda,
-                             activation_format format, packed_activations& out, bool pairs = true) {
+                             activation_format format, packed_activations& out, bool pairs = true,
+                             bool bf16 = false) {
     out.rows = m_rows;
     out.ld = std::max<std::size_t>(round_up(k, 2 * gemm_unit), 2 * gemm_unit); // whole unit pairs
     out.integer = format == activation_format::mxint8 || format == activation_format::mxint4;
@@ -173,6 +180,8 @@ inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, 
         out.pair_scales.assign(m_rows * (out.ld / 64) * 8, 1.0f);
         out.quad_codes.assign(m_rows * out.ld, 0);
     }
+    out.has_bf16_codes = out.integer && bf16;
+    if (out.has_bf16_codes) out.bf16_codes.assign(m_rows * out.ld, 0);
     for (std::size_t m = 0; m < m_rows; ++m) {
         const float* src = a + m * lda;
         float* dst = out.values.data() + m * out.ld;
@@ -194,6 +203,11 @@ inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, 
             float& scale = out.scales[m * (out.ld / gemm_unit) + k0 / gemm_unit];
             if (format == activation_format::mxint8) quantize_int_block<mx_int8_element>(src + k0, n, codes, scale, dst + k0);
             else quantize_int_block<mx_int4_element>(src + k0, n, codes, scale, dst + k0);
+        }
+        if (out.has_bf16_codes) {
+            const std::int8_t* c = out.codes.data() + m * out.ld;
+            std::uint16_t* d = out.bf16_codes.data() + m * out.ld;
+            for (std::size_t i = 0; i < k; ++i) d[i] = static_cast<std::uint16_t>(bits_of(static_cast<float>(c[i])) >> 16);
         }
         if (!out.integer || !pairs) continue;
         for (std::size_t p = 0; p < out.ld / 64; ++p) {

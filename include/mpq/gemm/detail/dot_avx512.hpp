@@ -16,6 +16,9 @@
 // each lane), computed once per unit and block. Exact int32 sums per 4 elements, then one
 // conversion and one fused multiply-add with the product of the two scales. MXINT4 and MXFP4
 // take four units per step instead (run_int_quads): exact sums per 8 elements of a unit.
+// BF16 runs against integer activations (with AVX512_BF16): one vdpbf16ps of the raw weights
+// with the activation codes as BF16 per unit, then one FMA with the activation scale
+// (run_bf16_pairs), on runs whose exponents keep every sum in float32's normal range.
 //
 // Every output's operation sequence depends only on its own row of W and row of A: never on
 // the block size, the number of activation rows taken together, or the thread split.
@@ -153,6 +156,8 @@ struct run_operands {
     std::array<const std::int8_t*, MR> qp;  ///< pair-ordered int8 codes of the row, from column 0
     std::array<const float*, MR> sp;        ///< pair scale vectors of the row, from column 0
     std::array<const std::int8_t*, MR> qq;  ///< quad-ordered int8 codes of the row, from column 0
+    std::array<const std::uint16_t*, MR> qb; ///< the codes as BF16 at the run's first column
+    bool bf16_pairs = false;                ///< a BF16 run that takes run_bf16_pairs
     std::size_t first_unit = 0;             ///< the run's first unit counted over the whole row
     std::ptrdiff_t prefetch = 0;            ///< bytes from a row's codes to prefetch (0: none)
 };
@@ -393,6 +398,39 @@ MPQ_GEMM_INLINE512 void run_int_quads(const run_operands<R, MR>& op, const decod
     }
     if (u < op.units) run_int_units<F, R, MR, Prefetch>(op, ctx, u, op.units, acc_out);
 }
+
+#if defined(__AVX512BF16__)
+/// acc[r][m] += W run row r . A[m] for a BF16 run against integer activations, one vdpbf16ps
+/// per 32-element unit: lane j gets c(2j+1)·w(2j+1) + c(2j)·w(2j) rounded once (both
+/// products are exact in float32), then one fused multiply-add with the activation scale.
+///
+/// Why: the float path widens the 32 weights to two float vectors and spends a multiply and
+/// two FMAs per unit and activation row; this loads them as they are and spends two
+/// instructions. vdpbf16ps treats subnormal inputs and results as zero, so it runs only on
+/// runs marked bf16_pair_safe, where none can occur (mixed_matrix::bf16_pair_exponent_limit):
+/// the sums are then the IEEE ones.
+template <int R, int MR, bool Prefetch>
+MPQ_GEMM_INLINE512 void run_bf16_pairs(const run_operands<R, MR>& op, __m512 (&acc)[R][MR]) {
+    for (std::size_t u = 0; u < op.units; ++u) {
+        __m512 sa[MR];
+        __m512bh a[MR];
+#pragma GCC unroll 8
+        for (int m = 0; m < MR; ++m) {
+            sa[m] = _mm512_set1_ps(op.sa[m][u]);
+            a[m] = (__m512bh)_mm512_loadu_si512(op.qb[m] + u * gemm_unit);
+        }
+#pragma GCC unroll 16
+        for (int r = 0; r < R; ++r) {
+            const std::uint8_t* codes = op.codes[r] + u * 2 * gemm_unit;
+            if constexpr (Prefetch) _mm_prefetch(reinterpret_cast<const char*>(codes + op.prefetch), _MM_HINT_T0);
+            const __m512bh w = (__m512bh)_mm512_loadu_si512(codes);
+#pragma GCC unroll 8
+            for (int m = 0; m < MR; ++m)
+                acc[r][m] = _mm512_fmadd_ps(_mm512_dpbf16_ps(_mm512_setzero_ps(), w, a[m]), sa[m], acc[r][m]);
+        }
+    }
+}
+#endif
 
 /// Sums of the 16 lanes of each of 8 vectors, in one vector: lanes i and i + 8 first, then a
 /// fixed pairwise tree. Each sum's tree involves only its own vector, so the result for one

@@ -26,6 +26,13 @@
 #define MPQ_GEMM_HAVE_AVX512 0
 #endif
 
+// BF16 runs against integer activations take vdpbf16ps where the build targets it.
+#if MPQ_GEMM_HAVE_AVX512 && defined(__AVX512BF16__)
+#define MPQ_GEMM_HAVE_AVX512_BF16 1
+#else
+#define MPQ_GEMM_HAVE_AVX512_BF16 0
+#endif
+
 #include <array>
 #include <cstddef>
 #include <type_traits>
@@ -232,8 +239,10 @@ MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, std::size_t m0, con
             op.qp[m] = job.a->pair_code_row(m0 + m);
             op.sp[m] = job.a->pair_scale_row(m0 + m);
             op.qq[m] = job.a->quad_code_row(m0 + m);
+            if (job.a->has_bf16_codes) op.qb[m] = job.a->bf16_code_row(m0 + m) + k;
         }
     }
+    op.bf16_pairs = job.integer_path && job.a->has_bf16_codes && run.bf16_pair_safe;
     op.first_unit = k / gemm_unit;
 }
 
@@ -241,6 +250,15 @@ MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, std::size_t m0, con
 template <weight_format F, int R, int MR>
 MPQ_GEMM_INLINE512 void avx512_run(const gemm_job& job, const decode_context& ctx,
                                    const avx512::run_operands<R, MR>& op, __m512 (&acc)[R][MR]) {
+#if MPQ_GEMM_HAVE_AVX512_BF16
+    if constexpr (F == weight_format::bf16) {
+        if (op.bf16_pairs) {
+            if (op.prefetch != 0) avx512::run_bf16_pairs<R, MR, true>(op, acc);
+            else avx512::run_bf16_pairs<R, MR, false>(op, acc);
+            return;
+        }
+    }
+#endif
     if constexpr (info(F).integer_codes) {
         if (job.integer_path) {
             if constexpr (avx512::quad_units<F>()) {
@@ -357,6 +375,17 @@ void avx512_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std::size_
     }
 }
 #endif
+
+/// Whether kernel set Arch multiplies BF16 runs by integer activations with vdpbf16ps, and
+/// so needs packed_activations::bf16_codes.
+template <class Arch>
+constexpr bool uses_bf16_pairs() {
+#if MPQ_GEMM_HAVE_AVX512_BF16
+    return std::is_same_v<Arch, avx512_vnni>;
+#else
+    return false;
+#endif
+}
 
 /// Rows [m0, m1) x columns [n0, n1) of C, in groups of 8, 4, 2, 1 activation rows. Blocks of
 /// 64 activation rows stay in L2 while blocks of 16 weight rows stay in L1 across the groups.
