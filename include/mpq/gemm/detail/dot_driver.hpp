@@ -218,32 +218,66 @@ MPQ_GEMM_INLINE512 void avx512_store(const gemm_job& job, std::size_t m0, std::s
     }
 }
 
-/// The operands of K-blocks [run.first, run.end) for R rows starting at `first` (row r at
-/// row_offset[r] bytes from it) and activation rows [m0, m0 + MR).
-template <int R, int MR>
-MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, std::size_t m0, const mixed_matrix::row_view& first,
-                                        mixed_matrix::block_run run, const std::array<std::size_t, R>& row_offset,
-                                        avx512::run_operands<R, MR>& op) {
-    const std::size_t k = run.first * first.block_k;
-    const weight_segment s = first.segment(run);
-    for (int r = 0; r < R; ++r) {
-        op.codes[r] = s.codes + row_offset[r];
-        op.scales[r] = s.scales == nullptr ? nullptr : s.scales + row_offset[r];
-    }
-    op.units = (s.length + gemm_unit - 1) / gemm_unit;
-    for (int m = 0; m < MR; ++m) {
-        op.a[m] = job.a->row(m0 + m) + k;
-        if (job.integer_path) {
-            op.q[m] = job.a->code_row(m0 + m) + k;
-            op.sa[m] = job.a->scale_row(m0 + m) + k / gemm_unit;
-            op.qp[m] = job.a->pair_code_row(m0 + m);
-            op.sp[m] = job.a->pair_scale_row(m0 + m);
-            op.qq[m] = job.a->quad_code_row(m0 + m);
-            if (job.a->has_bf16_codes) op.qb[m] = job.a->bf16_code_row(m0 + m) + k;
+/// Where activation rows [m0, m0 + MR) start (column 0) in each packed form: looked up once
+/// per call of avx512_group_rows, not once per run and block.
+template <int MR>
+struct activation_rows {
+    std::array<const float*, MR> a{};
+    std::array<const std::int8_t*, MR> q{};
+    std::array<const float*, MR> sa{};
+    std::array<const std::int8_t*, MR> qp{};
+    std::array<const float*, MR> sp{};
+    std::array<const std::int8_t*, MR> qq{};
+    std::array<const std::uint16_t*, MR> qb{};
+    bool has_bf16_codes = false;
+
+    activation_rows(const gemm_job& job, std::size_t m0) {
+        const packed_activations& p = *job.a;
+        has_bf16_codes = job.integer_path && p.has_bf16_codes;
+        for (int m = 0; m < MR; ++m) {
+            a[m] = p.row(m0 + m);
+            if (!job.integer_path) continue;
+            q[m] = p.code_row(m0 + m);
+            sa[m] = p.scale_row(m0 + m);
+            qp[m] = p.pair_code_row(m0 + m);
+            sp[m] = p.pair_scale_row(m0 + m);
+            qq[m] = p.quad_code_row(m0 + m);
+            if (has_bf16_codes) qb[m] = p.bf16_code_row(m0 + m);
         }
     }
-    op.bf16_pairs = job.integer_path && job.a->has_bf16_codes && run.bf16_pair_safe;
+};
+
+/// The operands of K-blocks [run.first, run.end) in format F for R rows starting at `first`
+/// (row r at row_offset[r] bytes from it) and the activation rows `act`: only those F's
+/// kernel reads (a mixed map sets them once per run and block).
+template <weight_format F, int R, int MR>
+MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, const activation_rows<MR>& act,
+                                        const mixed_matrix::row_view& first, mixed_matrix::block_run run,
+                                        const std::array<std::size_t, R>& row_offset, avx512::run_operands<R, MR>& op) {
+    const std::size_t k = run.first * first.block_k;
+    const std::uint8_t* codes = first.base + run.code_offset;
+    for (int r = 0; r < R; ++r) {
+        op.codes[r] = codes + row_offset[r];
+        if constexpr (info(F).scale != scale_storage::none) op.scales[r] = first.base + run.scale_offset + row_offset[r];
+        else op.scales[r] = nullptr;
+    }
+    op.units = (std::min(first.cols, run.end * first.block_k) - k + gemm_unit - 1) / gemm_unit;
     op.first_unit = k / gemm_unit;
+    const bool integer = info(F).integer_codes && job.integer_path;
+    op.bf16_pairs = F == weight_format::bf16 && act.has_bf16_codes && run.bf16_pair_safe;
+    for (int m = 0; m < MR; ++m) {
+        if (integer || op.bf16_pairs) op.sa[m] = act.sa[m] + op.first_unit;
+        if (op.bf16_pairs) op.qb[m] = act.qb[m] + k;
+        if (!integer && !op.bf16_pairs) op.a[m] = act.a[m] + k;
+        if (!integer) continue;
+        op.q[m] = act.q[m] + k;
+        if constexpr (avx512::quad_units<F>()) {
+            op.qq[m] = act.qq[m];
+        } else if constexpr (info(F).code_bits == 4) {
+            op.qp[m] = act.qp[m];
+            op.sp[m] = act.sp[m];
+        }
+    }
 }
 
 /// acc += one run in format F (integer path where it applies).
@@ -299,6 +333,7 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
     auto block_prefetch = [&](std::size_t valid) {
         return prefetch && valid == R ? static_cast<std::ptrdiff_t>(first.row_bytes * R) : std::ptrdiff_t{0};
     };
+    const activation_rows<MR> act(job, m0);
     if (first.run_count == 1) {
         with_format(first.runs[0].format, [&]<weight_format F>() {
             for (std::size_t n = n0; n < n1; n += R) {
@@ -306,7 +341,7 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
                 avx512::run_operands<R, MR> op;
                 mixed_matrix::row_view view = first;
                 view.base += (n - n0) * first.row_bytes;
-                avx512_operands<R, MR>(job, m0, view, first.runs[0], avx512_row_offsets<R>(first.row_bytes, valid), op);
+                avx512_operands<F, R, MR>(job, act, view, first.runs[0], avx512_row_offsets<R>(first.row_bytes, valid), op);
                 op.prefetch = block_prefetch(valid);
                 __m512 acc[R][MR];
                 for (int r = 0; r < R; ++r)
@@ -326,10 +361,10 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
         for (int r = 0; r < R; ++r)
             for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
         for (std::size_t ri = 0; ri < first.run_count; ++ri) {
-            avx512::run_operands<R, MR> op;
-            avx512_operands<R, MR>(job, m0, view, first.runs[ri], offsets, op);
-            op.prefetch = block_prefetch(valid);
             with_format(first.runs[ri].format, [&]<weight_format F>() __attribute__((always_inline)) {
+                avx512::run_operands<R, MR> op;
+                avx512_operands<F, R, MR>(job, act, view, first.runs[ri], offsets, op);
+                op.prefetch = block_prefetch(valid);
                 avx512_run<F, R, MR>(job, ctx, op, acc);
             });
         }
