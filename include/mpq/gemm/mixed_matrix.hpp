@@ -30,6 +30,7 @@
 #include <mpq/numeric/half.hpp>
 
 #include <array>
+#include <cmath>
 #include <cstdlib>
 #include <cstring>
 #include <span>
@@ -370,9 +371,9 @@ private:
     /// Sets block_run::bf16_pair_safe on the BF16 runs whose codes all qualify.
     void mark_bf16_pair_safe_runs() {
         auto safe = [](std::uint32_t code) {
-            const int biased = static_cast<int>((code >> 7) & 0xFFU);
-            if (biased == 0) return (code & 0x7FU) == 0; // zero yes, subnormal no
-            return biased == 0xFF || std::abs(biased - 127) <= bf16_pair_exponent_limit;
+            const float w = bf16::decode(code);
+            if (w == 0.0f || !std::isfinite(w)) return true;
+            return std::isnormal(w) && std::abs(std::ilogb(w)) <= bf16_pair_exponent_limit;
         };
         for (std::size_t g = 0; g < map_.row_groups(); ++g) {
             for (std::size_t ri = run_begin_[g]; ri < run_begin_[g + 1]; ++ri) {

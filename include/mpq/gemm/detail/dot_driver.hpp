@@ -233,7 +233,7 @@ struct activation_rows {
 
     activation_rows(const gemm_job& job, std::size_t m0) {
         const packed_activations& p = *job.a;
-        has_bf16_codes = job.integer_path && p.has_bf16_codes;
+        has_bf16_codes = p.has_bf16_codes; // only ever set for integer activations
         for (int m = 0; m < MR; ++m) {
             a[m] = p.row(m0 + m);
             if (!job.integer_path) continue;
