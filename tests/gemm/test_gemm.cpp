@@ -520,6 +520,41 @@ TEST_CASE("gemm (AVX-512 kernels): the 6 x 32 panel micro-kernel gives the AVX2 
     }
 }
 
+TEST_CASE("gemm (AVX-512 kernels): prefetching the next rows (W from DRAM) changes no result", "[gemm]") {
+    // Prefetching is only turned on for W of several MiB; here it is forced on small W of
+    // every layout it distinguishes: one run per group (fixed distance), several runs and
+    // groups of other row lengths (the address-order sweep), groups shorter than a block of
+    // rows, 16-bit-only groups (one row at a time), and ragged N.
+    const std::size_t k = 300;
+    const std::size_t default_min_bytes = detail::avx512_prefetch_min_bytes;
+    for (const std::size_t n : {std::size_t{70}, std::size_t{61}}) {
+        const std::vector<float> wv = random_values(n * k, 51);
+        for (const precision_map& map : {precision_map::uniform(n, k, weight_format::mxint4),
+                                         precision_map::uniform(n, k, weight_format::bf16),
+                                         precision_map::random_blockwise(n, k, 16, 64, weight_format::mxint4, weight_format::bf16, 0.9, 5),
+                                         precision_map::random_blockwise(n, k, 5, 32, weight_format::mxfp4, weight_format::bf16, 0.5, 6),
+                                         precision_map::random_blockwise(n, k, 3, 96, weight_format::nvfp4, weight_format::mxint8, 0.7, 7)}) {
+            const mixed_matrix w = mixed_matrix::quantize(wv, map);
+            for (activation_format act : {activation_format::f32, activation_format::mxint8}) {
+                for (std::size_t m : {1, 3}) {
+                    const std::vector<float> a = random_values(m * k, 52);
+                    gemm_options options;
+                    options.activations = act;
+                    std::vector<float> plain(m * n), prefetched(m * n);
+                    detail::avx512_prefetch_min_bytes = default_min_bytes;
+                    detail::gemm_with<detail::avx512_vnni>(m, a, k, w, plain, n, options);
+                    detail::avx512_prefetch_min_bytes = 0;
+                    detail::gemm_with<detail::avx512_vnni>(m, a, k, w, prefetched, n, options);
+                    INFO("N=" << n << " " << to_string(act) << " M=" << m << " runs of group 0: " << w.row(0).run_count);
+                    for (std::size_t i = 0; i < plain.size(); ++i) REQUIRE(bits(plain[i]) == bits(prefetched[i]));
+                    check_gemm<detail::avx512_vnni>(m, wv, map, act, 1, 53);
+                }
+            }
+        }
+    }
+    detail::avx512_prefetch_min_bytes = default_min_bytes;
+}
+
 TEST_CASE("gemm (AVX-512 kernels): a row of C does not depend on M or the other rows", "[gemm]") {
     // The model's linear layers promise that a sequence gives the same numbers fed token by
     // token (M = 1) or all at once: each output's operation sequence must ignore the grouping
