@@ -345,9 +345,11 @@ MPQ_GEMM_INLINE512 void run_int(const run_operands<R, MR>& op, const decode_cont
                     reinterpret_cast<const double*>(op.sp[m] + (op.first_unit + u) / 2 * 8))));
             } else {
                 a[m] = _mm512_loadu_si512(op.q[m] + u * gemm_unit);
+                // The two unit scales as one unaligned 8-byte load (a run may start at an odd
+                // unit, so they need not sit on an 8-byte boundary).
                 sa[m] = _mm512_permutexvar_ps(act_scale_index,
-                                              _mm512_castps128_ps512(_mm_castpd_ps(_mm_load_sd(
-                                                  reinterpret_cast<const double*>(op.sa[m] + u)))));
+                                              _mm512_castps128_ps512(_mm_castsi128_ps(_mm_loadl_epi64(
+                                                  reinterpret_cast<const __m128i*>(op.sa[m] + u)))));
             }
             start[m] = _mm512_sub_epi32(_mm512_setzero_si512(), _mm512_dpbusd_epi32(_mm512_setzero_si512(), bias, a[m]));
         }
