@@ -255,7 +255,10 @@ TEMPLATE_TEST_CASE("gemm: every uniform format, every activation format, ragged 
 }
 
 TEMPLATE_TEST_CASE("gemm: random block-wise maps at Qr 0, 0.5, 0.9, 1", "[gemm]", MPQ_TEST_GEMM_KERNELS) {
-    const std::array lows{weight_format::mxint4, weight_format::mxfp4, weight_format::nvfp4, weight_format::int4_vector};
+    // 8-bit lows too: their runs may start at an odd unit, which the two-unit integer steps
+    // must handle (scales at 4-byte offsets).
+    const std::array lows{weight_format::mxint4, weight_format::mxfp4, weight_format::nvfp4, weight_format::int4_vector,
+                          weight_format::mxint8, weight_format::int8_vector};
     const std::array highs{weight_format::bf16, weight_format::fp16, weight_format::fp32};
     std::uint32_t seed = 100;
     for (double qr : {0.0, 0.5, 0.9, 1.0}) {
