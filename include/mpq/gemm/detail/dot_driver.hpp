@@ -247,6 +247,11 @@ struct activation_rows {
     }
 };
 
+/// 32-element units of one row of a run (its last unit may be partly padding).
+MPQ_GEMM_INLINE512 std::size_t run_units(const mixed_matrix::row_view& row, const mixed_matrix::block_run& run) {
+    return round_up(row.segment(run).length, gemm_unit) / gemm_unit;
+}
+
 /// The operands of K-blocks [run.first, run.end) in format F for R rows starting at `first`
 /// (row r at row_offset[r] bytes from it) and the activation rows `act`: only those F's
 /// kernel reads (a mixed map sets them once per run and block).
@@ -261,7 +266,7 @@ MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, const activation_ro
         if constexpr (info(F).scale != scale_storage::none) op.scales[r] = first.base + run.scale_offset + row_offset[r];
         else op.scales[r] = nullptr;
     }
-    op.units = (std::min(first.cols, run.end * first.block_k) - k + gemm_unit - 1) / gemm_unit;
+    op.units = run_units(first, run);
     op.first_unit = k / gemm_unit;
     const bool integer = info(F).integer_codes && job.integer_path;
     op.bf16_pairs = F == weight_format::bf16 && act.has_bf16_codes && run.bf16_pair_safe;
@@ -348,10 +353,7 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
     // than the fixed distance (never more than 2 % slower); on uniform W the fixed distance
     // is 5-15 % faster.
     std::size_t units_per_row = 0;
-    for (std::size_t ri = 0; ri < first.run_count; ++ri) {
-        const mixed_matrix::block_run& run = first.runs[ri];
-        units_per_row += (std::min(first.cols, run.end * first.block_k) - run.first * first.block_k + gemm_unit - 1) / gemm_unit;
-    }
+    for (std::size_t ri = 0; ri < first.run_count; ++ri) units_per_row += run_units(first, first.runs[ri]);
     avx512::prefetch_mode mode = avx512::prefetch_mode::none;
     const char* cursor = nullptr;
     std::size_t step = 0;
