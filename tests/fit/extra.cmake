@@ -24,8 +24,9 @@ if(TARGET mpq_program)
     list(GET parts 1 cmdline)
     separate_arguments(cmd UNIX_COMMAND "${cmdline}")
     add_test(NAME fit_cli_error_${name}
-             COMMAND sh -c "\"$0\" \"$@\" 2>err.txt; s=$?; cat err.txt; test $s -eq 2 && test $(wc -l < err.txt) -eq 1"
+             COMMAND sh -c "\"$0\" \"$@\" 2>err_${name}.txt; s=$?; cat err_${name}.txt; test $s -eq 2 && test $(wc -l < err_${name}.txt) -eq 1"
                      $<TARGET_FILE:mpq_program> ${cmd})
+    # Each test its own stderr file: ctest runs them in parallel in one directory.
     set_tests_properties(fit_cli_error_${name} PROPERTIES WORKING_DIRECTORY "${CMAKE_CURRENT_BINARY_DIR}")
   endforeach()
 endif()
