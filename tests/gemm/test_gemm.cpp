@@ -525,9 +525,11 @@ TEST_CASE("gemm (AVX-512 kernels): the 6 x 32 panel micro-kernel gives the AVX2 
 
 TEST_CASE("gemm (AVX-512 kernels): prefetching the next rows (W from DRAM) changes no result", "[gemm]") {
     // Prefetching is only turned on for W of several MiB; here it is forced on small W of
-    // every layout it distinguishes: one run per group (fixed distance), several runs and
-    // groups of other row lengths (the address-order sweep), groups shorter than a block of
-    // rows, 16-bit-only groups (one row at a time), and ragged N.
+    // every layout it distinguishes: one run per group (fixed distance, also across groups
+    // of the same format: Qr 1 tiles, groups of 8 and of 12 rows), one-run groups of either
+    // format one after the other (K-blocks as wide as K), several runs and groups of other
+    // row lengths (the address-order sweep), groups shorter than a block of rows, 16-bit-only
+    // groups (one row at a time), and ragged N; M = 1, 3 and 5 take blocks of 8 and 4 rows.
     const std::size_t k = 300;
     const std::size_t default_min_bytes = detail::avx512_prefetch_min_bytes;
     for (const std::size_t n : {std::size_t{70}, std::size_t{61}}) {
@@ -536,10 +538,13 @@ TEST_CASE("gemm (AVX-512 kernels): prefetching the next rows (W from DRAM) chang
                                          precision_map::uniform(n, k, weight_format::bf16),
                                          precision_map::random_blockwise(n, k, 16, 64, weight_format::mxint4, weight_format::bf16, 0.9, 5),
                                          precision_map::random_blockwise(n, k, 5, 32, weight_format::mxfp4, weight_format::bf16, 0.5, 6),
-                                         precision_map::random_blockwise(n, k, 3, 96, weight_format::nvfp4, weight_format::mxint8, 0.7, 7)}) {
+                                         precision_map::random_blockwise(n, k, 3, 96, weight_format::nvfp4, weight_format::mxint8, 0.7, 7),
+                                         precision_map::random_blockwise(n, k, 8, 64, weight_format::mxint4, weight_format::bf16, 1.0, 8),
+                                         precision_map::random_blockwise(n, k, 12, 64, weight_format::mxfp4, weight_format::bf16, 1.0, 9),
+                                         precision_map::random_blockwise(n, k, 8, 320, weight_format::mxint4, weight_format::mxint8, 0.5, 10)}) {
             const mixed_matrix w = mixed_matrix::quantize(wv, map);
             for (activation_format act : {activation_format::f32, activation_format::mxint8}) {
-                for (std::size_t m : {1, 3}) {
+                for (std::size_t m : {1, 3, 5}) {
                     const std::vector<float> a = random_values(m * k, 52);
                     gemm_options options;
                     options.activations = act;
