@@ -229,7 +229,13 @@ public:
         weight_segment segment(const block_run& run) const {
             return {run.format, base + run.code_offset,
                     info(run.format).scale == scale_storage::none ? nullptr : base + run.scale_offset,
-                    std::min(cols, run.end * block_k) - run.first * block_k};
+                    run_length(run)};
+        }
+        /// Elements of one row in a run (segment(run).length; small enough that compilers
+        /// inline it into the kernels' per-run set-up even where they do not inline segment,
+        /// whose out-of-line call would spill every vector register at each run).
+        std::size_t run_length(const block_run& run) const {
+            return std::min(cols, run.end * block_k) - run.first * block_k;
         }
     };
     row_view row(std::size_t r) const {

@@ -202,7 +202,9 @@ MPQ_GEMM_INLINE512 void run_float(const run_operands<R, MR>& op, const decode_co
     // Fresh accumulators per run, added at the end (as in the AVX2 kernels): each output's
     // sequence is the same whatever the block.
     __m512 acc[R][MR];
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
         for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
     const char* pf = Prefetch == prefetch_mode::linear ? *op.prefetch_cursor : nullptr;
     const std::size_t pf_step = prefetch_advance<R>(op, 1);
@@ -232,7 +234,9 @@ MPQ_GEMM_INLINE512 void run_float(const run_operands<R, MR>& op, const decode_co
         if constexpr (Prefetch == prefetch_mode::linear) pf += pf_step;
     }
     if constexpr (Prefetch == prefetch_mode::linear) *op.prefetch_cursor = pf;
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
         for (int m = 0; m < MR; ++m) acc_out[r][m] = _mm512_add_ps(acc_out[r][m], acc[r][m]);
 }
 
@@ -245,7 +249,9 @@ MPQ_GEMM_INLINE512 void run_int_units(const run_operands<R, MR>& op, const decod
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
     const __m256i bias = _mm256_set1_epi8(static_cast<char>(unsigned_bias<F>()));
     __m256 acc[R][MR];
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
         for (int m = 0; m < MR; ++m) acc[r][m] = _mm256_setzero_ps();
     const char* pf = Prefetch == prefetch_mode::linear ? *op.prefetch_cursor : nullptr;
     const std::size_t pf_step = prefetch_advance<R>(op, 1);
@@ -278,7 +284,9 @@ MPQ_GEMM_INLINE512 void run_int_units(const run_operands<R, MR>& op, const decod
         if constexpr (Prefetch == prefetch_mode::linear) pf += pf_step;
     }
     if constexpr (Prefetch == prefetch_mode::linear) *op.prefetch_cursor = pf;
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
         for (int m = 0; m < MR; ++m)
             acc_out[r][m] = _mm512_add_ps(acc_out[r][m], _mm512_zextps256_ps512(acc[r][m]));
 }

@@ -197,9 +197,15 @@ MPQ_GEMM_INLINE512 void avx512_store(const gemm_job& job, std::size_t m0, std::s
         }
         return;
     }
+#pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) {
-        for (std::size_t g = 0; g * 8 < valid; ++g) { // groups of 8 rows, one reduction each
+        // Groups of 8 rows, one reduction each; compile-time indices into acc, so that it
+        // stays in registers at every optimization level.
+#pragma GCC unroll 16
+        for (std::size_t g = 0; g * 8 < static_cast<std::size_t>(R); ++g) {
+            if (g * 8 >= valid) break;
             __m512 v[8];
+#pragma GCC unroll 8
             for (std::size_t r = 0; r < 8; ++r)
                 v[r] = g * 8 + r < static_cast<std::size_t>(R) ? acc[g * 8 + r][m] : _mm512_setzero_ps();
             const __m256 sums = avx512::reduce8(v);
@@ -234,6 +240,7 @@ struct activation_rows {
     activation_rows(const gemm_job& job, std::size_t m0) {
         const packed_activations& p = *job.a;
         has_bf16_codes = p.has_bf16_codes; // only ever set for integer activations
+#pragma GCC unroll 16
         for (int m = 0; m < MR; ++m) {
             a[m] = p.row(m0 + m);
             if (!job.integer_path) continue;
@@ -249,7 +256,7 @@ struct activation_rows {
 
 /// 32-element units of one row of a run (its last unit may be partly padding).
 MPQ_GEMM_INLINE512 std::size_t run_units(const mixed_matrix::row_view& row, const mixed_matrix::block_run& run) {
-    return round_up(row.segment(run).length, gemm_unit) / gemm_unit;
+    return round_up(row.run_length(run), gemm_unit) / gemm_unit;
 }
 
 /// The operands of K-blocks [run.first, run.end) in format F for R rows starting at `first`
@@ -261,6 +268,7 @@ MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, const activation_ro
                                         const std::array<std::size_t, R>& row_offset, avx512::run_operands<R, MR>& op) {
     const std::size_t k = run.first * first.block_k;
     const std::uint8_t* codes = first.base + run.code_offset;
+#pragma GCC unroll 16
     for (int r = 0; r < R; ++r) {
         op.codes[r] = codes + row_offset[r];
         if constexpr (info(F).scale != scale_storage::none) op.scales[r] = first.base + run.scale_offset + row_offset[r];
@@ -270,6 +278,7 @@ MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, const activation_ro
     op.first_unit = k / gemm_unit;
     const bool integer = info(F).integer_codes && job.integer_path;
     op.bf16_pairs = F == weight_format::bf16 && act.has_bf16_codes && run.bf16_pair_safe;
+#pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) {
         if (integer || op.bf16_pairs) op.sa[m] = act.sa[m] + op.first_unit;
         if (op.bf16_pairs) op.qb[m] = act.qb[m] + k;
@@ -412,7 +421,9 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
                 start_block(n, valid);
                 set_prefetch(op);
                 __m512 acc[R][MR];
+#pragma GCC unroll 16
                 for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
                     for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
                 avx512_run<F, R, MR>(job, ctx, op, acc);
                 avx512_store<R, MR>(job, m0, n, valid, acc);
@@ -427,7 +438,9 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
         const std::array<std::size_t, R> offsets = avx512_row_offsets<R>(first.row_bytes, valid);
         start_block(n, valid);
         __m512 acc[R][MR];
+#pragma GCC unroll 16
         for (int r = 0; r < R; ++r)
+#pragma GCC unroll 16
             for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
         for (std::size_t ri = 0; ri < first.run_count; ++ri) {
             with_format(first.runs[ri].format, [&]<weight_format F>() __attribute__((always_inline)) {
