@@ -119,9 +119,11 @@ MPQ_GEMM_INLINE void over_units(std::size_t units, vectors<MR>& acc_out, Step&& 
     // Fresh accumulators, added to acc_out at the end: the running sum of a row crosses a
     // segment boundary through memory, and this keeps that round trip off the FMA chain.
     vectors<MR> acc;
+#pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) acc[m] = _mm256_setzero_ps();
     if constexpr (MR <= 2) {
         vectors<MR> odd;
+#pragma GCC unroll 16
         for (int m = 0; m < MR; ++m) odd[m] = _mm256_setzero_ps();
         std::size_t u = 0;
         for (; u + 1 < units; u += 2) {
@@ -129,10 +131,12 @@ MPQ_GEMM_INLINE void over_units(std::size_t units, vectors<MR>& acc_out, Step&& 
             step(u + 1, odd);
         }
         if (u < units) step(u, acc);
+#pragma GCC unroll 16
         for (int m = 0; m < MR; ++m) acc[m] = _mm256_add_ps(acc[m], odd[m]);
     } else {
         for (std::size_t u = 0; u < units; ++u) step(u, acc);
     }
+#pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) acc_out[m] = _mm256_add_ps(acc_out[m], acc[m]);
 }
 
@@ -223,6 +227,7 @@ MPQ_GEMM_INLINE void segment_int_pairs(const weight_segment& s, const decode_con
         one.length = gemm_unit;
         std::array<const std::int8_t*, MR> q1;
         std::array<const float*, MR> s1;
+#pragma GCC unroll 16
         for (int m = 0; m < MR; ++m) {
             q1[m] = q[m] + unit * gemm_unit;
             s1[m] = sa[m] + unit;
@@ -234,6 +239,7 @@ MPQ_GEMM_INLINE void segment_int_pairs(const weight_segment& s, const decode_con
     const __m256i mask = _mm256_set1_epi8(0x0F);
     const __m256i table = nibble_table<F>();
     vectors<MR> acc;
+#pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) acc[m] = _mm256_setzero_ps();
     for (; u + 1 < units; u += 2) {
         const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(s.codes + u * 16));
@@ -266,6 +272,7 @@ MPQ_GEMM_INLINE void segment_int_pairs(const weight_segment& s, const decode_con
             }
         }
     }
+#pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) acc_out[m] = _mm256_add_ps(acc_out[m], acc[m]);
     if (u < units) single(u);
 }

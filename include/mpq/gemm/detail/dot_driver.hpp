@@ -95,6 +95,7 @@ struct dot_kernels<xsimd::generic> {
                 std::array<const float*, MR> a;
                 std::array<const std::int8_t*, MR> q{};
                 std::array<const float*, MR> sa{};
+#pragma GCC unroll 16
                 for (int m = 0; m < MR; ++m) {
                     a[m] = job.a->row(m0 + m) + k;
                     if (job.integer_path) {
@@ -112,6 +113,7 @@ struct dot_kernels<xsimd::generic> {
                     portable::segment_float<F, MR>(s, ctx, a, acc);
                 });
             }
+#pragma GCC unroll 16
             for (int m = 0; m < MR; ++m) store_result(job, m0 + m, n, acc[m]);
         }
     }
@@ -128,6 +130,7 @@ struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
         const decode_context ctx{w.nvfp4_scale_table().data()};
         for (std::size_t n = n0; n < n1; ++n) {
             avx2::vectors<MR> acc;
+#pragma GCC unroll 16
             for (int m = 0; m < MR; ++m) acc[m] = _mm256_setzero_ps();
             const mixed_matrix::row_view row = w.row(n);
             for (std::size_t r = 0; r < row.run_count; ++r) {
@@ -138,6 +141,7 @@ struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
                         if (job.integer_path) {
                             std::array<const std::int8_t*, MR> q;
                             std::array<const float*, MR> sa;
+#pragma GCC unroll 16
                             for (int m = 0; m < MR; ++m) {
                                 q[m] = job.a->code_row(m0 + m) + k;
                                 sa[m] = job.a->scale_row(m0 + m) + k / gemm_unit;
@@ -145,6 +149,7 @@ struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
                             if constexpr (info(F).code_bits == 4) {
                                 std::array<const std::int8_t*, MR> qp;
                                 std::array<const float*, MR> sp;
+#pragma GCC unroll 16
                                 for (int m = 0; m < MR; ++m) {
                                     qp[m] = job.a->pair_code_row(m0 + m) + k;
                                     sp[m] = job.a->pair_scale_row(m0 + m);
@@ -157,10 +162,12 @@ struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
                         }
                     }
                     std::array<const float*, MR> a;
+#pragma GCC unroll 16
                     for (int m = 0; m < MR; ++m) a[m] = job.a->row(m0 + m) + k;
                     avx2::segment_float<F, MR>(s, ctx, a, acc);
                 });
             }
+#pragma GCC unroll 16
             for (int m = 0; m < MR; ++m) store_result(job, m0 + m, n, avx2::hsum(acc[m]));
         }
     }
