@@ -190,7 +190,9 @@ public:
         weight_format format = weight_format::fp32;
         std::size_t code_offset = 0;  ///< of block `first`, from the row's first byte
         std::size_t scale_offset = 0; ///< of block `first`, from the row's first byte
-        bool scaled = false;          ///< the format stores scales (info(format).scale != none)
+        /// The format stores scales (info(format).scale != none), kept here so that
+        /// segment(run) needs no runtime info() call, which -O2 builds leave out of line.
+        bool scaled = false;
         /// BF16 runs: every code in every row of the run is ±0, ±Inf, NaN, or normal with an
         /// exponent in [-bf16_pair_exponent_limit, +limit] (see bf16_pair_exponent_limit).
         bool bf16_pair_safe = false;

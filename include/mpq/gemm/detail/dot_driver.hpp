@@ -394,6 +394,7 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
         mode = avx512::prefetch_mode::none;
         const std::size_t t = n + R; // the next block's first row
         if (!prefetch || t >= w.rows()) return;
+        // t + R <= n1: the same group, without same_layout_follows's divisions.
         if (first.run_count == 1 && valid == R && (t + R <= n1 || same_layout_follows<R>(w, first, t))) {
             mode = avx512::prefetch_mode::rows;
             offset = static_cast<std::ptrdiff_t>((t - n) * first.row_bytes);
