@@ -135,6 +135,26 @@ TEST_CASE("weight formats: names round-trip and nominal bits", "[gemm]") {
     CHECK(nominal_bits_per_weight(weight_format::bf16, 4096) == 16.0);
 }
 
+TEST_CASE("weight formats: info() holds each format's constants, also at compile time", "[gemm]") {
+    static_assert(info(weight_format::nvfp4).group == 16 && info(weight_format::nvfp4).scale == scale_storage::ue4m3);
+    static_assert(info(weight_format::fp32).code_bits == 32);
+    for (weight_format f : all_weight_formats) {
+        const weight_format_info i = info(f);
+        CAPTURE(to_string(f));
+        CHECK(i.low_precision == (i.scale != scale_storage::none));
+        CHECK(i.low_precision == (i.code_bits <= 8));
+        CHECK(i.group == (f == weight_format::nvfp4 ? 16U : 32U));
+    }
+    CHECK(info(weight_format::mxint8).code_multiplier == 1.0f / 64);
+    CHECK(info(weight_format::mxfp8_e5m2).integer_codes == false);
+    CHECK(info(weight_format::int4_vector).scale == scale_storage::f32);
+    CHECK(info(weight_format::bf16).code_bits == 16);
+    // A value outside the enumeration (read from a corrupt file, say) gets a harmless entry.
+    const weight_format bad = static_cast<weight_format>(200);
+    CHECK(to_string(bad) == "?");
+    CHECK_FALSE(info(bad).low_precision);
+}
+
 TEST_CASE("precision map: Qr and bits per weight", "[gemm]") {
     const precision_map uniform = precision_map::uniform(10, 70, weight_format::mxint4);
     CHECK(uniform.qr() == 1.0);

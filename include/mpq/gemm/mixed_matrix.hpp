@@ -190,9 +190,6 @@ public:
         weight_format format = weight_format::fp32;
         std::size_t code_offset = 0;  ///< of block `first`, from the row's first byte
         std::size_t scale_offset = 0; ///< of block `first`, from the row's first byte
-        /// The format stores scales (info(format).scale != none), kept here so that
-        /// segment(run) needs no runtime info() call, which -O2 builds leave out of line.
-        bool scaled = false;
         /// BF16 runs: every code in every row of the run is ±0, ±Inf, NaN, or normal with an
         /// exponent in [-bf16_pair_exponent_limit, +limit] (see bf16_pair_exponent_limit).
         bool bf16_pair_safe = false;
@@ -230,7 +227,8 @@ public:
         weight_segment segment(std::size_t b) const { return segment(b, b + 1); }
         /// One of the row group's runs as one segment (equal to segment(run.first, run.end)).
         weight_segment segment(const block_run& run) const {
-            return {run.format, base + run.code_offset, run.scaled ? base + run.scale_offset : nullptr,
+            return {run.format, base + run.code_offset,
+                    info(run.format).scale == scale_storage::none ? nullptr : base + run.scale_offset,
                     run_length(run)};
         }
         /// Elements of one row in a run (segment(run).length; small enough that compilers
@@ -325,7 +323,6 @@ private:
             }
             for (std::size_t r = run_begin_.back(); r < runs_.size(); ++r) {
                 runs_[r].format = map.at(g, runs_[r].first);
-                runs_[r].scaled = info(runs_[r].format).scale != scale_storage::none;
                 runs_[r].code_offset = code_offset_[g * kb + runs_[r].first];
                 runs_[r].scale_offset = scale_offset_[g * kb + runs_[r].first];
             }

@@ -58,23 +58,46 @@ struct weight_format_info {
     double scale_bits_per_group; ///< nominal scale storage per group (bits)
 };
 
+namespace detail {
+
+/// info()'s answers, indexed by the format's enumerator. A table rather than a switch: a
+/// lookup is one load that every compiler inlines at every optimisation level, also into
+/// the GEMM's per-run set-up, where an out-of-line call would spill the vector registers.
+consteval std::array<weight_format_info, all_weight_formats.size()> make_weight_format_table() {
+    std::array<weight_format_info, all_weight_formats.size()> table{};
+    auto set = [&](weight_format f, weight_format_info i) { table[static_cast<std::size_t>(f)] = i; };
+    set(weight_format::mxint4, {"mxint4", 4, 32, scale_storage::e8m0, true, true, 0.25f, 8});
+    set(weight_format::mxfp4, {"mxfp4", 4, 32, scale_storage::e8m0, true, true, 0.5f, 8});
+    set(weight_format::nvfp4, {"nvfp4", 4, 16, scale_storage::ue4m3, true, true, 0.5f, 8});
+    set(weight_format::mxint8, {"mxint8", 8, 32, scale_storage::e8m0, true, true, 1.0f / 64, 8});
+    set(weight_format::mxfp8_e4m3, {"mxfp8_e4m3", 8, 32, scale_storage::e8m0, true, false, 1, 8});
+    set(weight_format::mxfp8_e5m2, {"mxfp8_e5m2", 8, 32, scale_storage::e8m0, true, false, 1, 8});
+    set(weight_format::int4_vector, {"int4_vector", 4, 32, scale_storage::f32, true, true, 1, 0});
+    set(weight_format::fp4_vector, {"fp4_vector", 4, 32, scale_storage::f32, true, true, 0.5f, 0});
+    set(weight_format::int8_vector, {"int8_vector", 8, 32, scale_storage::f32, true, true, 1, 0});
+    set(weight_format::bf16, {"bf16", 16, 32, scale_storage::none, false, false, 1, 0});
+    set(weight_format::fp16, {"fp16", 16, 32, scale_storage::none, false, false, 1, 0});
+    set(weight_format::fp32, {"fp32", 32, 32, scale_storage::none, false, false, 1, 0});
+    return table;
+}
+
+inline constexpr auto weight_format_table = make_weight_format_table();
+
+/// What info() answers for a value outside the enumeration.
+inline constexpr weight_format_info unknown_weight_format_info{"?", 32, 32, scale_storage::none, false, false, 1, 0};
+
+static_assert([] {
+    for (std::size_t i = 0; i < all_weight_formats.size(); ++i)
+        if (static_cast<std::size_t>(all_weight_formats[i]) != i || weight_format_table[i].name.empty()) return false;
+    return true;
+}(), "every weight_format has its entry in weight_format_table, in enumeration order");
+
+} // namespace detail
+
 /// The constants of format f (code width, scale group and encoding, code multiplier).
 constexpr weight_format_info info(weight_format f) {
-    switch (f) {
-    case weight_format::mxint4: return {"mxint4", 4, 32, scale_storage::e8m0, true, true, 0.25f, 8};
-    case weight_format::mxfp4: return {"mxfp4", 4, 32, scale_storage::e8m0, true, true, 0.5f, 8};
-    case weight_format::nvfp4: return {"nvfp4", 4, 16, scale_storage::ue4m3, true, true, 0.5f, 8};
-    case weight_format::mxint8: return {"mxint8", 8, 32, scale_storage::e8m0, true, true, 1.0f / 64, 8};
-    case weight_format::mxfp8_e4m3: return {"mxfp8_e4m3", 8, 32, scale_storage::e8m0, true, false, 1, 8};
-    case weight_format::mxfp8_e5m2: return {"mxfp8_e5m2", 8, 32, scale_storage::e8m0, true, false, 1, 8};
-    case weight_format::int4_vector: return {"int4_vector", 4, 32, scale_storage::f32, true, true, 1, 0};
-    case weight_format::fp4_vector: return {"fp4_vector", 4, 32, scale_storage::f32, true, true, 0.5f, 0};
-    case weight_format::int8_vector: return {"int8_vector", 8, 32, scale_storage::f32, true, true, 1, 0};
-    case weight_format::bf16: return {"bf16", 16, 32, scale_storage::none, false, false, 1, 0};
-    case weight_format::fp16: return {"fp16", 16, 32, scale_storage::none, false, false, 1, 0};
-    case weight_format::fp32: return {"fp32", 32, 32, scale_storage::none, false, false, 1, 0};
-    }
-    return {"?", 32, 32, scale_storage::none, false, false, 1, 0};
+    const auto i = static_cast<std::size_t>(f);
+    return i < detail::weight_format_table.size() ? detail::weight_format_table[i] : detail::unknown_weight_format_info;
 }
 
 /// The format's name: "mxint4", "nvfp4", "bf16", ...
