@@ -88,6 +88,7 @@ inline void pack_activation_panel(const float* a, std::size_t lda, std::size_t m
 inline void micro_kernel_6x16(std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc,
                               bool load) {
     __m256 acc[panel_mr][2];
+#pragma GCC unroll 6
     for (std::size_t i = 0; i < panel_mr; ++i) {
         acc[i][0] = load ? _mm256_loadu_ps(c + i * ldc) : _mm256_setzero_ps();
         acc[i][1] = load ? _mm256_loadu_ps(c + i * ldc + 8) : _mm256_setzero_ps();
@@ -102,6 +103,7 @@ inline void micro_kernel_6x16(std::size_t kc, const float* a, const float* b, fl
             acc[i][1] = _mm256_fmadd_ps(ai, b1, acc[i][1]);
         }
     }
+#pragma GCC unroll 6
     for (std::size_t i = 0; i < panel_mr; ++i) {
         _mm256_storeu_ps(c + i * ldc, acc[i][0]);
         _mm256_storeu_ps(c + i * ldc + 8, acc[i][1]);
@@ -115,6 +117,7 @@ inline void micro_kernel_6x16(std::size_t kc, const float* a, const float* b, fl
 inline void micro_kernel_6x32(std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc,
                               bool load) {
     __m512 acc[panel_mr][2];
+#pragma GCC unroll 6
     for (std::size_t i = 0; i < panel_mr; ++i) {
         acc[i][0] = load ? _mm512_loadu_ps(c + i * ldc) : _mm512_setzero_ps();
         acc[i][1] = load ? _mm512_loadu_ps(c + i * ldc + 16) : _mm512_setzero_ps();
@@ -129,6 +132,7 @@ inline void micro_kernel_6x32(std::size_t kc, const float* a, const float* b, fl
             acc[i][1] = _mm512_fmadd_ps(ai, b1, acc[i][1]);
         }
     }
+#pragma GCC unroll 6
     for (std::size_t i = 0; i < panel_mr; ++i) {
         _mm512_storeu_ps(c + i * ldc, acc[i][0]);
         _mm512_storeu_ps(c + i * ldc + 16, acc[i][1]);
