@@ -88,6 +88,8 @@ inline void pack_activation_panel(const float* a, std::size_t lda, std::size_t m
 inline void micro_kernel_6x16(std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc,
                               bool load) {
     __m256 acc[panel_mr][2];
+    // Every loop over acc is unrolled: with one left rolled, GCC 12 at -O2 kept acc in
+    // memory and the kernel ran at 0.4x its -O3 speed.
 #pragma GCC unroll 6
     for (std::size_t i = 0; i < panel_mr; ++i) {
         acc[i][0] = load ? _mm256_loadu_ps(c + i * ldc) : _mm256_setzero_ps();
@@ -116,7 +118,7 @@ inline void micro_kernel_6x16(std::size_t kc, const float* a, const float* b, fl
 /// b must be 64-byte aligned.
 inline void micro_kernel_6x32(std::size_t kc, const float* a, const float* b, float* c, std::size_t ldc,
                               bool load) {
-    __m512 acc[panel_mr][2];
+    __m512 acc[panel_mr][2]; // every loop over it unrolled, as in micro_kernel_6x16
 #pragma GCC unroll 6
     for (std::size_t i = 0; i < panel_mr; ++i) {
         acc[i][0] = load ? _mm512_loadu_ps(c + i * ldc) : _mm512_setzero_ps();
