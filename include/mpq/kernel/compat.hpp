@@ -54,6 +54,24 @@ T reduce_add(const xsimd::batch<T, A>& x) {
 #define MPQ_KERNEL_INLINE_LAMBDA
 #endif
 
+/// xsimd::select on int32 lanes. xsimd 8.1's AVX-512BW select switches on the lane size at
+/// run time, so it also compiles the 8- and 16-bit blends for int32 batches; GCC rejects
+/// those without optimisation (-O0 builds, where it defines the blend intrinsics as macros
+/// that cast their operands). On AVX-512 the 32-bit blend is called directly.
+template <class A>
+MPQ_KERNEL_INLINE xsimd::batch<std::int32_t, A> select(const xsimd::batch_bool<std::int32_t, A>& cond,
+                                                       const xsimd::batch<std::int32_t, A>& if_true,
+                                                       const xsimd::batch<std::int32_t, A>& if_false) {
+#if XSIMD_WITH_AVX512F
+    if constexpr (std::is_base_of_v<xsimd::avx512f, A>) {
+        return _mm512_mask_blend_epi32(cond, if_false, if_true);
+    } else
+#endif
+    {
+        return xsimd::select(cond, if_true, if_false);
+    }
+}
+
 /// Largest lane (no reduce_max in 8.1): halves the batch with max until one lane is left.
 template <class T, class A>
 MPQ_KERNEL_INLINE T reduce_max(const xsimd::batch<T, A>& x) {

@@ -130,7 +130,7 @@ MPQ_KERNEL_INLINE int_batch<A> round_shift_lanes(const int_batch<A>& significand
         if constexpr (Mode == rounding::stochastic) {
             const int_batch<A> right =
                 shift_right<A>(significand, xsimd::min(xsimd::max(shift - k32, int_batch<A>(0)), k31), A{});
-            fraction = xsimd::select(shift <= k32, fraction, right);
+            fraction = compat::select(shift <= k32, fraction, right);
         }
         const int_batch<A> flip(sign_flip);
         if constexpr (Mode == rounding::nearest_away) {
@@ -138,9 +138,9 @@ MPQ_KERNEL_INLINE int_batch<A> round_shift_lanes(const int_batch<A>& significand
         } else if constexpr (Mode == rounding::nearest_even) {
             // fraction > half, or == half with an odd kept part: (fraction | odd) > 2^31.
             const int_batch<A> test = (fraction | (kept & int_batch<A>(1))) ^ flip;
-            return kept + xsimd::select(test > int_batch<A>(0), int_batch<A>(1), int_batch<A>(0));
+            return kept + compat::select(test > int_batch<A>(0), int_batch<A>(1), int_batch<A>(0));
         } else {
-            return kept + xsimd::select(unsigned_less<A>(random, fraction), int_batch<A>(1), int_batch<A>(0));
+            return kept + compat::select(unsigned_less<A>(random, fraction), int_batch<A>(1), int_batch<A>(0));
         }
     }
 }
@@ -161,11 +161,11 @@ MPQ_KERNEL_INLINE unpacked_lanes<A> unpack_lanes(const int_batch<A>& bits) {
     const int_batch<A> fraction = magnitude & int_batch<A>(0x7fffff);
     const auto normal = field > int_batch<A>(0);
     unpacked_lanes<A> u;
-    u.significand = xsimd::select(normal, fraction | int_batch<A>(0x800000), fraction);
+    u.significand = compat::select(normal, fraction | int_batch<A>(0x800000), fraction);
     u.lsb = xsimd::max(field, int_batch<A>(1)) - int_batch<A>(150);
     // A subnormal's leading bit, read off the exact int -> float conversion of its fraction.
     const int_batch<A> converted = xsimd::bitwise_cast<int_batch<A>>(xsimd::to_float(fraction));
-    u.floor_log2 = xsimd::select(normal, field - int_batch<A>(127), (converted >> 23) - int_batch<A>(276));
+    u.floor_log2 = compat::select(normal, field - int_batch<A>(127), (converted >> 23) - int_batch<A>(276));
     u.negative = (bits >> 31) & int_batch<A>(1);
     return u;
 }
@@ -189,12 +189,12 @@ struct lane_encoder<minifloat<Layout>> {
         const int_batch<A> shift = xsimd::min(quantum - u.lsb + scale_exponent, int_batch<A>(63));
         int_batch<A> rounded = round_shift_lanes<Mode, A>(u.significand, shift, random);
         const auto carried = (rounded >> (L::mantissa_bits + 1)) > int_batch<A>(0);
-        rounded = xsimd::select(carried, rounded >> 1, rounded);
-        quantum = xsimd::select(carried, quantum + int_batch<A>(1), quantum);
+        rounded = compat::select(carried, rounded >> 1, rounded);
+        quantum = compat::select(carried, quantum + int_batch<A>(1), quantum);
         const int_batch<A> field = quantum + int_batch<A>(L::mantissa_bits + L::bias);
         const int_batch<A> normal_code = (field << L::mantissa_bits) |
                                          (rounded & int_batch<A>(static_cast<std::int32_t>(L::mantissa_mask)));
-        int_batch<A> magnitude = xsimd::select(rounded < int_batch<A>(1 << L::mantissa_bits), rounded, normal_code);
+        int_batch<A> magnitude = compat::select(rounded < int_batch<A>(1 << L::mantissa_bits), rounded, normal_code);
         magnitude = xsimd::min(magnitude, int_batch<A>(static_cast<std::int32_t>(L::max_magnitude_code)));
         return magnitude | (u.negative << (L::exponent_bits + L::mantissa_bits));
     }
@@ -215,7 +215,7 @@ struct lane_encoder<scaled_int<Bits, FractionBits, Range>> {
         const int_batch<A> negative_mask = int_batch<A>(0) - u.negative;
         const int_batch<A> limit =
             int_batch<A>(element::max_int) + (u.negative * int_batch<A>(-element::min_int - element::max_int));
-        const int_batch<A> magnitude = xsimd::select(shift <= int_batch<A>(0), limit, xsimd::min(rounded, limit));
+        const int_batch<A> magnitude = compat::select(shift <= int_batch<A>(0), limit, xsimd::min(rounded, limit));
         const int_batch<A> q = (magnitude ^ negative_mask) - negative_mask;
         return q & int_batch<A>(static_cast<std::int32_t>(element::code_mask));
     }

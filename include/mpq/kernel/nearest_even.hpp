@@ -77,7 +77,7 @@ struct nearest_even_encoder<minifloat<Layout>> {
         const float_batch<A> abs_y = xsimd::bitwise_cast<float_batch<A>>(magnitude_bits);
         const int_batch<A> subnormal =
             xsimd::nearbyint_as_int(abs_y * float_batch<A>(subnormal_scale()));
-        int_batch<A> magnitude = xsimd::select(magnitude_bits < int_batch<A>(min_normal_bits), subnormal, normal);
+        int_batch<A> magnitude = compat::select(magnitude_bits < int_batch<A>(min_normal_bits), subnormal, normal);
         magnitude = xsimd::min(magnitude, int_batch<A>(static_cast<std::int32_t>(L::max_magnitude_code)));
         // A negative value that rounds to zero keeps its sign, as in the reference.
         const int_batch<A> sign =
@@ -121,13 +121,13 @@ struct lane_decoder<minifloat<Layout>> {
         // Subnormals (and zero): mantissa * 2^(min_exponent - mantissa_bits), exact.
         const int_batch<A> subnormal = xsimd::bitwise_cast<int_batch<A>>(
             xsimd::to_float(magnitude) * float_batch<A>(power_of_two(L::min_exponent - L::mantissa_bits)));
-        bits = xsimd::select(magnitude < int_batch<A>(1 << L::mantissa_bits), subnormal, bits);
+        bits = compat::select(magnitude < int_batch<A>(1 << L::mantissa_bits), subnormal, bits);
         if constexpr (L::has_inf) {
-            const int_batch<A> special = xsimd::select(magnitude == int_batch<A>(static_cast<std::int32_t>(L::inf_code)),
+            const int_batch<A> special = compat::select(magnitude == int_batch<A>(static_cast<std::int32_t>(L::inf_code)),
                                                        int_batch<A>(0x7f800000), int_batch<A>(0x7fc00000));
-            bits = xsimd::select(magnitude >= int_batch<A>(static_cast<std::int32_t>(L::inf_code)), special, bits);
+            bits = compat::select(magnitude >= int_batch<A>(static_cast<std::int32_t>(L::inf_code)), special, bits);
         } else if constexpr (L::has_nan) {
-            bits = xsimd::select(magnitude == int_batch<A>(static_cast<std::int32_t>(L::nan_code)),
+            bits = compat::select(magnitude == int_batch<A>(static_cast<std::int32_t>(L::nan_code)),
                                  int_batch<A>(0x7fc00000), bits);
         }
         const int_batch<A> sign = (code & int_batch<A>(static_cast<std::int32_t>(L::sign_bit)))

@@ -107,22 +107,22 @@ struct policy<mx<Element, dynamic_block_size>> {
         const ints amax = ints::load_unaligned(amax_bits);
         const auto finite = amax < ints(static_cast<std::int32_t>(mpq::detail::f32_inf_bits));
         const ints floor_code = xsimd::min(xsimd::max((amax >> 23) - ints(Element::emax), ints(0)), ints(254));
-        const ints code = xsimd::select(finite, floor_code, ints(e8m0::nan_code));
+        const ints code = compat::select(finite, floor_code, ints(e8m0::nan_code));
         // e8m0::decode: 2^(code - 127); code 0 is the subnormal 2^-127, code 255 NaN.
-        const ints multiplier = xsimd::select(
-            finite, xsimd::select(code == ints(0), ints(0x00400000), code << 23),
+        const ints multiplier = compat::select(
+            finite, compat::select(code == ints(0), ints(0x00400000), code << 23),
             ints(static_cast<std::int32_t>(std::bit_cast<std::uint32_t>(e8m0::decode(e8m0::nan_code)))));
         // 2^(F - E) = 2^(F + 127 - code): a normal float down to code = F + 1, 2^-127 at F + 254.
         const ints fast_exponent = ints(input_exponent + 127) - code;
-        const ints fast_multiplier = xsimd::select(fast_exponent >= ints(-126), (fast_exponent + ints(127)) << 23,
+        const ints fast_multiplier = compat::select(fast_exponent >= ints(-126), (fast_exponent + ints(127)) << 23,
                                                    ints(0x00400000));
         alignas(64) std::array<std::int32_t, compat::lanes<A>> codes{};
         code.store_aligned(codes.data());
         xsimd::bitwise_cast<float_batch<A>>(fast_multiplier).store_aligned(out.step.data());
         xsimd::bitwise_cast<float_batch<A>>(multiplier).store_aligned(out.multiplier.data());
         (code - ints(e8m0::bias)).store_aligned(out.exponent.data());
-        xsimd::select(finite, ints(-1), ints(0)).store_aligned(out.keep.data());
-        xsimd::select(code >= ints(input_exponent), ints(-1), ints(0)).store_aligned(out.fast.data());
+        compat::select(finite, ints(-1), ints(0)).store_aligned(out.keep.data());
+        compat::select(code >= ints(input_exponent), ints(-1), ints(0)).store_aligned(out.fast.data());
         for (std::size_t k = 0; k < count; ++k) scales[k] = static_cast<scale_type>(codes[k]);
     }
 
@@ -176,9 +176,9 @@ struct policy<nvfp4> {
         const floats ts(tensor_scale);
         const floats quotient = (xsimd::bitwise_cast<floats>(amax) / floats(6.0f)) / ts;
         ints code = nearest_even_encoder<ue4m3>::encode<A>(quotient);
-        code = xsimd::select(code == ints(0), ints(1), code);
-        code = xsimd::select(amax == ints(0), ints(0), code);
-        code = xsimd::select(finite, code, ints(static_cast<std::int32_t>(ue4m3_layout::nan_code)));
+        code = compat::select(code == ints(0), ints(1), code);
+        code = compat::select(amax == ints(0), ints(0), code);
+        code = compat::select(finite, code, ints(static_cast<std::int32_t>(ue4m3_layout::nan_code)));
         const floats multiplier = lane_decoder<ue4m3>::decode<A>(code) * ts;
         // Stored as zeros: NaN/Inf blocks, all-zero blocks, and blocks whose multiplier underflows.
         const auto keep = finite && code != ints(0) && xsimd::bool_cast(multiplier != floats(0.0f));
@@ -187,7 +187,7 @@ struct policy<nvfp4> {
         multiplier.store_aligned(out.step.data());
         multiplier.store_aligned(out.multiplier.data());
         ints(0).store_aligned(out.exponent.data());
-        xsimd::select(keep, ints(-1), ints(0)).store_aligned(out.keep.data());
+        compat::select(keep, ints(-1), ints(0)).store_aligned(out.keep.data());
         ints(-1).store_aligned(out.fast.data());
         for (std::size_t k = 0; k < count; ++k) scales[k] = static_cast<scale_type>(codes[k]);
     }
