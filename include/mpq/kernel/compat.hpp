@@ -54,8 +54,8 @@ T reduce_add(const xsimd::batch<T, A>& x) {
 #define MPQ_KERNEL_INLINE_LAMBDA
 #endif
 
-/// xsimd::select on int32 lanes. xsimd 8.1's AVX-512BW select switches on the lane size at
-/// run time, so it also compiles the 8- and 16-bit blends for int32 batches; GCC rejects
+/// xsimd::select on int32 lanes. xsimd 8.1's AVX-512BW select picks the blend by lane size in
+/// a plain `switch`, so it also compiles the 8- and 16-bit blends for int32 batches; GCC rejects
 /// those without optimisation (-O0 builds, where it defines the blend intrinsics as macros
 /// that cast their operands). On AVX-512 the 32-bit blend is called directly.
 template <class A>
