@@ -10,6 +10,7 @@
 #include <cstdio>
 #include <cstring>
 #include <string>
+#include <type_traits>
 #include <vector>
 
 namespace {
@@ -40,17 +41,20 @@ void check_formats() {
     const std::vector<float> input = sample_input(rows * cols);
     for (std::string_view name : mpq::format_names) {
         mpq::visit_format(mpq::make_format(name), [&](const auto& format) {
+            using format_type = std::decay_t<decltype(format)>;
             const auto simd = mpq::quantize(format, input, rows, cols);
-            auto scalar = mpq::quantize(format, input, rows, cols); // overwritten below
+            mpq::quantized_tensor<format_type> scalar(format, rows, cols, mpq::block_axis::rows);
             quantize_ref(format, input, scalar.view());
             std::vector<float> from_simd(input.size()), from_scalar(input.size());
             mpq::dequantize(simd, from_simd);
             mpq::dequantize(scalar, from_scalar);
-            if (!same_bits(from_simd, from_scalar)) fail(std::string(name) + ": SIMD quantize differs from the scalar reference");
+            if (!same_bits(from_simd, from_scalar))
+                fail(std::string(name) + ": SIMD quantize differs from the scalar reference");
             std::vector<float> once(input.size()), twice(input.size());
             mpq::fake_quantize(format, input, once, {}, cols);
             mpq::fake_quantize(format, once, twice, {}, cols);
-            if (!same_bits(once, from_scalar)) fail(std::string(name) + ": fake_quantize differs from dequantize(quantize)");
+            if (!same_bits(once, from_scalar))
+                fail(std::string(name) + ": fake_quantize differs from dequantize(quantize)");
             if (!same_bits(once, twice)) fail(std::string(name) + ": fake_quantize is not idempotent");
         });
     }
