@@ -124,11 +124,11 @@ struct lane_decoder<minifloat<Layout>> {
         bits = compat::select(magnitude < int_batch<A>(1 << L::mantissa_bits), subnormal, bits);
         if constexpr (L::has_inf) {
             const int_batch<A> special = compat::select(magnitude == int_batch<A>(static_cast<std::int32_t>(L::inf_code)),
-                                                       int_batch<A>(0x7f800000), int_batch<A>(0x7fc00000));
+                                                        int_batch<A>(0x7f800000), int_batch<A>(0x7fc00000));
             bits = compat::select(magnitude >= int_batch<A>(static_cast<std::int32_t>(L::inf_code)), special, bits);
         } else if constexpr (L::has_nan) {
             bits = compat::select(magnitude == int_batch<A>(static_cast<std::int32_t>(L::nan_code)),
-                                 int_batch<A>(0x7fc00000), bits);
+                                  int_batch<A>(0x7fc00000), bits);
         }
         const int_batch<A> sign = (code & int_batch<A>(static_cast<std::int32_t>(L::sign_bit)))
                                   << (31 - L::exponent_bits - L::mantissa_bits);

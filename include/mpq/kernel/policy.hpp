@@ -115,7 +115,7 @@ struct policy<mx<Element, dynamic_block_size>> {
         // 2^(F - E) = 2^(F + 127 - code): a normal float down to code = F + 1, 2^-127 at F + 254.
         const ints fast_exponent = ints(input_exponent + 127) - code;
         const ints fast_multiplier = compat::select(fast_exponent >= ints(-126), (fast_exponent + ints(127)) << 23,
-                                                   ints(0x00400000));
+                                                    ints(0x00400000));
         alignas(64) std::array<std::int32_t, compat::lanes<A>> codes{};
         code.store_aligned(codes.data());
         xsimd::bitwise_cast<float_batch<A>>(fast_multiplier).store_aligned(out.step.data());
