@@ -6,7 +6,8 @@
 // different GEMM changes only the factory, never the model code.
 #pragma once
 
-#include <xsimd/xsimd.hpp>
+// xsimd through mpq: mpq reads GCC's intrinsic headers with their false warnings off.
+#include <mpq/kernel/compat.hpp>
 
 #include <cmath>
 #include <cstddef>

@@ -3,7 +3,8 @@
 // since the model was trained with them.
 #pragma once
 
-#include <xsimd/xsimd.hpp>
+// xsimd through mpq: mpq reads GCC's intrinsic headers with their false warnings off.
+#include <mpq/kernel/compat.hpp>
 
 #include <algorithm>
 #include <cmath>

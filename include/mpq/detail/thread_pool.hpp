@@ -27,15 +27,13 @@
 #include <utility>
 #include <vector>
 
-#if defined(__x86_64__) || defined(__i386__)
-#include <immintrin.h>
-#endif
+#include <mpq/detail/x86_intrinsics.hpp>
 
 namespace mpq::detail {
 
 /// A hint to the core that the thread is spinning (lets the sibling hyper-thread run).
 inline void spin_pause() {
-#if defined(__x86_64__) || defined(__i386__)
+#if MPQ_HAVE_X86_INTRINSICS
     _mm_pause();
 #else
     std::this_thread::yield();

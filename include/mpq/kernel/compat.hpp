@@ -2,28 +2,16 @@
 // one spelling. Everything else in mpq/kernel uses the plain xsimd API.
 #pragma once
 
-// GCC 12 reports its own AVX-512 intrinsics (their `__Y = __Y` undefined-vector idiom) as
-// uninitialised once they are inlined; the state below covers those header lines, since the
-// intrinsic headers are first read through xsimd here.
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic push
-#pragma GCC diagnostic ignored "-Wuninitialized"
-#pragma GCC diagnostic ignored "-Wmaybe-uninitialized"
-#endif
+// xsimd includes the intrinsic headers itself: mpq's wrapper reads them first (see there).
+#include <mpq/detail/x86_intrinsics.hpp>
+
 #include <xsimd/xsimd.hpp>
-#if defined(__GNUC__) && !defined(__clang__)
-#pragma GCC diagnostic pop
-#endif
 
 #include <algorithm>
 #include <array>
 #include <cstddef>
 #include <cstdint>
 #include <type_traits>
-
-#if XSIMD_WITH_AVX2 || XSIMD_WITH_AVX512F
-#include <immintrin.h>
-#endif
 
 namespace mpq::kernel::compat {
 

@@ -17,10 +17,6 @@
 #include <cstdint>
 #include <limits>
 
-#if XSIMD_WITH_SSE4_1 || XSIMD_WITH_AVX2 || XSIMD_WITH_AVX512F
-#include <immintrin.h>
-#endif
-
 namespace mpq::kernel::detail {
 
 template <class A>

@@ -25,10 +25,6 @@
 #include <cfenv>
 #include <cstdint>
 
-#if defined(__SSE__) || defined(_M_X64)
-#include <immintrin.h>
-#endif
-
 namespace mpq::kernel::detail {
 
 /// True when float arithmetic rounds to nearest and keeps subnormals (no FTZ / DAZ): the

@@ -14,10 +14,6 @@
 #include <cstring>
 #include <type_traits>
 
-#if XSIMD_WITH_AVX2 || XSIMD_WITH_AVX512F
-#include <immintrin.h>
-#endif
-
 namespace mpq::kernel::detail {
 
 using xsimd::kernel::requires_arch;

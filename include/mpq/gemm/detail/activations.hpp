@@ -3,13 +3,11 @@
 // and for the integer-dot path also kept as int8 codes with one float scale per 32.
 #pragma once
 
+#include <mpq/detail/x86_intrinsics.hpp>
 #include <mpq/format/mx.hpp>
 #include <mpq/gemm/weight_format.hpp>
 
 #include <algorithm>
-#if defined(__AVX512F__)
-#include <immintrin.h>
-#endif
 #include <cmath>
 #include <cstddef>
 #include <cstdint>

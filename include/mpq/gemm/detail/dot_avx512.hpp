@@ -26,7 +26,7 @@
 
 #include <mpq/gemm/detail/scales.hpp>
 
-#include <immintrin.h>
+#include <mpq/detail/x86_intrinsics.hpp>
 
 #include <algorithm>
 #include <array>

@@ -9,7 +9,7 @@
 #include <mpq/gemm/detail/dot_scalar.hpp>
 #include <mpq/gemm/mixed_matrix.hpp>
 
-#include <xsimd/xsimd.hpp>
+#include <mpq/kernel/compat.hpp>
 
 #if defined(__AVX2__) && defined(__FMA__) && defined(__F16C__)
 #include <mpq/gemm/detail/dot_avx2.hpp>
@@ -285,19 +285,20 @@ MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, const activation_ro
     op.first_unit = k / gemm_unit;
     const bool integer = info(F).integer_codes && job.integer_path;
     op.bf16_pairs = F == weight_format::bf16 && act.has_bf16_codes && run.bf16_pair_safe;
+    constexpr bool quads = avx512::quad_units<F>();
+    constexpr bool pairs = !quads && info(F).code_bits == 4;
+    // Every pointer is assigned on every path, null where this run's kernel does not read
+    // it: GCC 12 cannot always see which kernel runs, and a consumer's -Werror build at -O2
+    // or -O3 would otherwise stop on -Wmaybe-uninitialized.
 #pragma GCC unroll 16
     for (int m = 0; m < MR; ++m) {
-        if (integer || op.bf16_pairs) op.sa[m] = act.sa[m] + op.first_unit;
-        if (op.bf16_pairs) op.qb[m] = act.qb[m] + k;
-        if (!integer && !op.bf16_pairs) op.a[m] = act.a[m] + k;
-        if (!integer) continue;
-        op.q[m] = act.q[m] + k;
-        if constexpr (avx512::quad_units<F>()) {
-            op.qq[m] = act.qq[m];
-        } else if constexpr (info(F).code_bits == 4) {
-            op.qp[m] = act.qp[m];
-            op.sp[m] = act.sp[m];
-        }
+        op.a[m] = !integer && !op.bf16_pairs ? act.a[m] + k : nullptr;
+        op.sa[m] = integer || op.bf16_pairs ? act.sa[m] + op.first_unit : nullptr;
+        op.qb[m] = op.bf16_pairs ? act.qb[m] + k : nullptr;
+        op.q[m] = integer ? act.q[m] + k : nullptr;
+        op.qq[m] = integer && quads ? act.qq[m] : nullptr;
+        op.qp[m] = integer && pairs ? act.qp[m] : nullptr;
+        op.sp[m] = integer && pairs ? act.sp[m] : nullptr;
     }
 }
 
