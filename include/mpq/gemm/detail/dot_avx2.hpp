@@ -6,9 +6,8 @@
 // multiply by the product of the two scales, one fused add per unit.
 #pragma once
 
-#include <mpq/gemm/detail/scales.hpp>
-
 #include <mpq/detail/x86_intrinsics.hpp>
+#include <mpq/gemm/detail/scales.hpp>
 
 #include <array>
 #include <cstdint>

@@ -24,9 +24,8 @@
 // the block size, the number of activation rows taken together, or the thread split.
 #pragma once
 
-#include <mpq/gemm/detail/scales.hpp>
-
 #include <mpq/detail/x86_intrinsics.hpp>
+#include <mpq/gemm/detail/scales.hpp>
 
 #include <algorithm>
 #include <array>
