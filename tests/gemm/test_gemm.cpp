@@ -545,11 +545,12 @@ TEST_CASE("gemm (AVX-512 kernels): the 6 x 32 panel micro-kernel gives the AVX2 
 
 TEST_CASE("gemm (AVX-512 kernels): prefetching the next rows (W from DRAM) changes no result", "[gemm]") {
     // Prefetching is only turned on for W of several MiB; here it is forced on small W of
-    // every layout it distinguishes: one run per group (fixed distance, also across groups
-    // of the same format: Qr 1 tiles, groups of 8 and of 12 rows), one-run groups of either
-    // format one after the other (K-blocks as wide as K), several runs and groups of other
-    // row lengths (the address-order sweep), groups shorter than a block of rows, 16-bit-only
-    // groups (one row at a time), and ragged N; M = 1, 3 and 5 take blocks of 8 and 4 rows.
+    // every layout it meets: one run per group (also across groups of the same format: Qr 1
+    // tiles, groups of 8 and of 12 rows), one-run groups of either format one after the other
+    // (K-blocks as wide as K), several runs per group and next groups of other row lengths
+    // (where the fixed distance lands about, not exactly, on the next block), groups shorter
+    // than a block of rows, 16-bit-only groups (one row at a time), and ragged N; M = 1, 3
+    // and 5 take blocks of 8 and 4 rows.
     const std::size_t k = 300;
     const std::size_t default_min_bytes = detail::avx512_prefetch_min_bytes;
     for (const std::size_t n : {std::size_t{70}, std::size_t{61}}) {

@@ -308,7 +308,6 @@ MPQ_GEMM_INLINE512 void with_prefetch(const avx512::run_operands<R, MR>& op, Fn&
     switch (op.prefetch) {
     case avx512::prefetch_mode::none: fn.template operator()<avx512::prefetch_mode::none>(); break;
     case avx512::prefetch_mode::rows: fn.template operator()<avx512::prefetch_mode::rows>(); break;
-    case avx512::prefetch_mode::linear: fn.template operator()<avx512::prefetch_mode::linear>(); break;
     }
 }
 
@@ -351,19 +350,6 @@ MPQ_GEMM_INLINE512 std::array<std::size_t, R> avx512_row_offsets(std::size_t row
 /// never changes a result).
 inline std::size_t avx512_prefetch_min_bytes = std::size_t{8} << 20;
 
-/// Whether rows [t, t + R) (t the row after a full block of a one-run group `group`) are a
-/// full block laid out like it: in the same group, or starting the next group, which then
-/// has one run of the same format (so the same row length). The next block's bytes then sit
-/// at the same offsets as this block's, one block further on.
-template <int R>
-MPQ_GEMM_INLINE512 bool same_layout_follows(const mixed_matrix& w, const mixed_matrix::row_view& group, std::size_t t) {
-    const std::size_t tile_rows = w.map().tile_rows();
-    if (std::min(w.rows(), (t / tile_rows + 1) * tile_rows) - t < R) return false;
-    if (t % tile_rows != 0) return true;
-    const mixed_matrix::row_view next = w.row(t);
-    return next.run_count == 1 && next.runs[0].format == group.runs[0].format && next.row_bytes == group.row_bytes;
-}
-
 /// C rows [m0, m0 + MR) x weight rows [n0, n1) of one row group, in blocks of up to R rows
 /// (blocks of one group share its runs of one format). A group of one run (uniform maps)
 /// dispatches on its format once for all blocks; otherwise once per run and block.
@@ -373,50 +359,30 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
     const decode_context ctx{w.nvfp4_scale_table().data()};
     const mixed_matrix::row_view first = w.row(n0);
     const bool prefetch = w.storage_bytes() >= avx512_prefetch_min_bytes;
-    // The next block of rows is prefetched while this one is read (W from DRAM). A group of
-    // one run (uniform W) whose next block is laid out the same (same_layout_follows: also
-    // the first block of a next group of the same format) asks for each row's codes at a
-    // fixed distance, the bytes the same step of the next block reads, and for its scales
-    // at the start of the block. Otherwise the next block is swept in address order, evenly
-    // over this block's units: its runs are short stretches of 8 rows, its scales elsewhere
-    // in the rows, and its rows may be laid out differently (the next group's). Measured on
-    // Zen 5 (GEMV, 4096 x 4096 from DRAM, alternated rounds): on maps of several runs per
-    // row the sweep was up to 15 % faster than the fixed distance (never more than 2 %
-    // slower); on uniform W the fixed distance is 5-15 % faster, and on MXINT4 tiled in
-    // groups of 16 rows (every second block starts a group) 10-15 % faster with MXINT8
-    // activations than sweeping into the next group.
-    std::size_t units_per_row = 0;
-    for (std::size_t ri = 0; ri < first.run_count; ++ri) units_per_row += run_units(first, first.runs[ri]);
+    // While a block of rows is read, the next one is prefetched (W from DRAM): each step asks
+    // for the bytes its rows read, one block further on, and the block's first step for the
+    // next block's scales (they follow the codes in each row). Within a row group that is
+    // exactly the next block, whatever its runs, since a group's rows share one layout; into
+    // the next group it is about the next block (the same span of bytes, give or take the
+    // difference in row length), which still leaves almost every line of it in L2 before it
+    // is read. Measured on Zen 4 (GEMV, from DRAM, MXINT8 activations, alternated rounds):
+    // the Qr 0.9 map 0.56-0.57 ms at 4096 x 4096, against 1.02-1.08 with a sweep of the next
+    // block in address order (a cursor moving evenly over the block's steps, formerly used
+    // for groups of several runs), which came out slower than no prefetch at all (0.98-0.99).
     avx512::prefetch_mode mode = avx512::prefetch_mode::none;
-    const char* cursor = nullptr;
-    std::size_t step = 0;
-    std::ptrdiff_t offset = 0;
-    auto start_block = [&](std::size_t n, std::size_t valid) {
+    const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(R * first.row_bytes);
+    auto start_block = [&](std::size_t n) {
         mode = avx512::prefetch_mode::none;
-        const std::size_t t = n + R; // the next block's first row
-        if (!prefetch || t >= w.rows()) return;
-        // t + R <= n1: the same group, without same_layout_follows's divisions.
-        if (first.run_count == 1 && valid == R && (t + R <= n1 || same_layout_follows<R>(w, first, t))) {
-            mode = avx512::prefetch_mode::rows;
-            offset = static_cast<std::ptrdiff_t>((t - n) * first.row_bytes);
-            const std::uint8_t* next = first.base + (t - n0) * first.row_bytes;
-            for (std::size_t r = 0; r < R; ++r)
-                for (std::size_t b = first.scale_offsets[0] & ~std::size_t{63}; b < first.row_bytes; b += 64)
-                    _mm_prefetch(reinterpret_cast<const char*>(next + r * first.row_bytes + b), _MM_HINT_T0);
-            return;
-        }
-        const mixed_matrix::row_view after = w.row(t);
-        const std::size_t group_end = (t / w.map().tile_rows() + 1) * w.map().tile_rows();
-        mode = avx512::prefetch_mode::linear;
-        cursor = reinterpret_cast<const char*>(after.base);
-        const std::size_t bytes = std::min<std::size_t>({R, w.rows() - t, group_end - t}) * after.row_bytes;
-        step = (bytes + units_per_row - 1) / units_per_row;
+        if (!prefetch || n + R >= w.rows()) return;
+        mode = avx512::prefetch_mode::rows;
+        const std::uint8_t* next = first.base + (n + R - n0) * first.row_bytes;
+        for (std::size_t r = 0; r < R; ++r)
+            for (std::size_t b = first.scale_offsets[0] & ~std::size_t{63}; b < first.row_bytes; b += 64)
+                _mm_prefetch(reinterpret_cast<const char*>(next + r * first.row_bytes + b), _MM_HINT_T1);
     };
     auto set_prefetch = [&](auto& op) {
         op.prefetch = mode;
         op.prefetch_offset = offset;
-        op.prefetch_cursor = &cursor;
-        op.prefetch_step = step;
     };
     const activation_rows<MR> act(job, m0);
     if (first.run_count == 1) {
@@ -427,7 +393,7 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
                 mixed_matrix::row_view view = first;
                 view.base += (n - n0) * first.row_bytes;
                 avx512_operands<F, R, MR>(job, act, view, first.runs[0], avx512_row_offsets<R>(first.row_bytes, valid), op);
-                start_block(n, valid);
+                start_block(n);
                 set_prefetch(op);
                 __m512 acc[R][MR];
 #pragma GCC unroll 16
@@ -445,7 +411,7 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
         mixed_matrix::row_view view = first;
         view.base += (n - n0) * first.row_bytes;
         const std::array<std::size_t, R> offsets = avx512_row_offsets<R>(first.row_bytes, valid);
-        start_block(n, valid);
+        start_block(n);
         __m512 acc[R][MR];
 #pragma GCC unroll 16
         for (int r = 0; r < R; ++r)
