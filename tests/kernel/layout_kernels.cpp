@@ -153,3 +153,38 @@ TEST_CASE("Kernels reject mismatched buffers", "[kernel][layout]") {
     broken.scales = broken.scales.first(1);
     REQUIRE_THROWS_AS(mpq::kernel::quantize(std::span<const float>(x), broken), std::invalid_argument);
 }
+
+TEST_CASE("Whole vectors of codes pack exactly as the scalar packer packs them", "[kernel][layout]") {
+    // The quantize kernels write whole vectors of 4-, 6- and 8-bit codes straight into packed
+    // rows (store_packed); the stager and the tails use pack_codes. Both must lay out every
+    // code alike and write no byte beyond the vector's own.
+    std::mt19937 rng(61);
+    for_each_arch([&](auto arch, const char* arch_name) {
+        using A = decltype(arch);
+        constexpr std::size_t lanes = mpq::kernel::compat::lanes<A>;
+        auto check = [&]<int Bits>() {
+            INFO(arch_name << ", " << Bits << "-bit codes");
+            std::uniform_int_distribution<std::int32_t> code(0, (1 << Bits) - 1);
+            for (int trial = 0; trial < 200; ++trial) {
+                alignas(64) std::array<std::int32_t, lanes> lane_codes{};
+                std::array<std::uint8_t, lanes> bytes{};
+                for (std::size_t j = 0; j < lanes; ++j) {
+                    // Every code at least once: 0, the largest, then random ones.
+                    lane_codes[j] = trial == 0 ? 0 : trial == 1 ? (1 << Bits) - 1 : code(rng);
+                    bytes[j] = static_cast<std::uint8_t>(lane_codes[j]);
+                }
+                constexpr std::size_t packed = lanes * Bits / 8, guard = 8;
+                std::array<std::uint8_t, packed + guard> expected, actual;
+                expected.fill(0xA5);
+                actual.fill(0xA5);
+                mpq::kernel::detail::pack_codes<Bits>(bytes.data(), lanes, expected.data(), 0);
+                mpq::kernel::detail::store_packed<Bits, A>(
+                    mpq::kernel::detail::int_batch<A>::load_aligned(lane_codes.data()), actual.data(), A{});
+                REQUIRE(actual == expected);
+            }
+        };
+        check.template operator()<4>();
+        check.template operator()<6>();
+        check.template operator()<8>();
+    });
+}

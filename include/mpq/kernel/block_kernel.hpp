@@ -138,9 +138,7 @@ struct block_job {
         const int_batch<A> keep(l.keep[k]);
         auto code_at = [&](std::size_t i) MPQ_KERNEL_INLINE_LAMBDA { return fast_codes(x + i, step, keep); };
         if (y == nullptr) {
-            if constexpr (bits == 8 || bits == 4) {
-                for (std::size_t i = 0; i < g.group; i += N) store_packed<bits, A>(code_at(i), code_row + (s + i) * bits / 8, A{});
-            }
+            for (std::size_t i = 0; i < g.group; i += N) store_packed<bits, A>(code_at(i), code_row + (s + i) * bits / 8, A{});
         } else {
             const float_batch<A> multiplier(l.multiplier[k]);
             for (std::size_t i = 0; i < g.group; i += N) (decode(code_at(i)) * multiplier).store_unaligned(y + s + i);
@@ -164,7 +162,7 @@ struct block_job {
             const int_batch<A> code = fast_codes(x + k * N, float_batch<A>(l.step[k]), int_batch<A>(l.keep[k]));
             if constexpr (Fake) {
                 (decode(code) * float_batch<A>(l.multiplier[k])).store_unaligned(y + s + k * N);
-            } else if constexpr (bits == 8 || bits == 4) {
+            } else {
                 store_packed<bits, A>(code, code_row + (s + k * N) * bits / 8, A{});
             }
         }
@@ -179,25 +177,24 @@ struct block_job {
         const std::uint64_t base = static_cast<std::uint64_t>(r) * g.cols;
         std::uint8_t* const code_row = codes != nullptr ? codes + r * row_bytes : nullptr;
         code_stager<bits, A> stage(code_row, e0);
-        // Whole vectors of 8- and 4-bit codes go straight into the row when every vector
-        // starts on a multiple of the lane count (whole-vector groups or a tensor-wide scale).
-        const bool direct = (bits == 8 || bits == 4) && (fixed != nullptr || g.group % N == 0);
+        // Whole vectors of codes go straight into the row when every vector starts on a
+        // multiple of the lane count (whole-vector groups or a tensor-wide scale), so on a
+        // byte boundary for 4- and 6-bit codes too; otherwise through the stager.
+        const bool direct = fixed != nullptr || g.group % N == 0;
         auto run = [&](std::size_t s, std::size_t n, const group_params& gp) MPQ_KERNEL_INLINE_LAMBDA {
             const int_batch<A> exponent(gp.exponent);
             const float_batch<A> divisor(gp.divisor), multiplier(gp.multiplier);
             auto emit = [&](const int_batch<A>& code, std::size_t count, std::size_t at) MPQ_KERNEL_INLINE_LAMBDA {
                 if (y == nullptr) {
-                    if constexpr (bits == 8 || bits == 4) {
-                        if (direct) {
-                            if (count == N) {
-                                store_packed<bits, A>(code, code_row + at * bits / 8, A{});
-                            } else {
-                                alignas(64) std::array<std::uint8_t, N + 64> tail{};
-                                store_code_bytes<A>(code, tail.data(), A{});
-                                pack_codes<bits>(tail.data(), count, code_row, at);
-                            }
-                            return;
+                    if (direct) {
+                        if (count == N) {
+                            store_packed<bits, A>(code, code_row + at * bits / 8, A{});
+                        } else {
+                            alignas(64) std::array<std::uint8_t, N + 64> tail{};
+                            store_code_bytes<A>(code, tail.data(), A{});
+                            pack_codes<bits>(tail.data(), count, code_row, at);
                         }
+                        return;
                     }
                     stage.put(code, count);
                 } else if (count == N) {

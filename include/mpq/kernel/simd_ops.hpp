@@ -290,10 +290,12 @@ void unpack_codes(const std::uint8_t* row, std::size_t first, std::size_t n, std
 
 // ---- whole vectors of codes straight into a packed row ---------------------------------
 
-/// Packs the lanes of `codes` (each below 2^Bits; Bits is 4 or 8) into dst: lanes / (8 / Bits)
-/// bytes, lane 2j in the low nibble of byte j for 4-bit codes.
+/// Packs the lanes of `codes` (each below 2^Bits; Bits is 4, 6 or 8) into dst, lanes * Bits / 8
+/// bytes laid out as pack_codes lays them: lane 2j in the low nibble of byte j for 4-bit
+/// codes; for 6-bit codes, lanes 4j..4j+3 in the 24 bits of bytes 3j..3j+2, lowest first.
 template <int Bits, class A>
 MPQ_KERNEL_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<compat::generic_arch>) {
+    static_assert(compat::lanes<A> % 4 == 0, "whole 6-bit groups of four codes per vector");
     alignas(64) std::array<std::uint8_t, compat::lanes<A> + 64> bytes{};
     store_code_bytes<A>(codes, bytes.data(), A{});
     pack_codes<Bits>(bytes.data(), compat::lanes<A>, dst, 0);
@@ -304,6 +306,16 @@ template <int Bits, class A>
 MPQ_KERNEL_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx2>) {
     if constexpr (Bits == 8) {
         store_code_bytes<A>(codes, dst, A{});
+    } else if constexpr (Bits == 6) {
+        // Each group of four lanes becomes one 24-bit word (shift into place, then OR the
+        // lanes pairwise inside the 128-bit half), then the two words' low 3 bytes go out.
+        __m256i words = _mm256_sllv_epi32(codes, _mm256_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18));
+        words = _mm256_or_si256(words, _mm256_srli_epi64(words, 32));
+        words = _mm256_or_si256(words, _mm256_bsrli_epi128(words, 8));
+        const __m128i both = _mm_unpacklo_epi32(_mm256_castsi256_si128(words), _mm256_extracti128_si256(words, 1));
+        const auto six = static_cast<std::uint64_t>(_mm_cvtsi128_si64(
+            _mm_shuffle_epi8(both, _mm_setr_epi8(0, 1, 2, 4, 5, 6, -1, -1, -1, -1, -1, -1, -1, -1, -1, -1))));
+        std::memcpy(dst, &six, 6);
     } else {
         // Lane pairs share a 64-bit lane: bring the odd lane's code next to the even one's.
         const __m256i pairs = _mm256_or_si256(codes, _mm256_srli_epi64(codes, 28));
@@ -323,6 +335,20 @@ template <int Bits, class A>
 MPQ_KERNEL_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx512f>) {
     if constexpr (Bits == 8) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8(codes));
+    } else if constexpr (Bits == 6) {
+        // As on AVX2: four 24-bit words (32-bit lanes 0, 4, 8, 12), then their low 3 bytes;
+        // 12 bytes written as 8 + 4, never past the 16 codes' bytes.
+        const __m512i shifts = _mm512_setr_epi32(0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18, 0, 6, 12, 18);
+        __m512i words = _mm512_sllv_epi32(codes, shifts);
+        words = _mm512_or_si512(words, _mm512_srli_epi64(words, 32));
+        words = _mm512_or_si512(words, _mm512_bsrli_epi128(words, 8));
+        const __m128i four = _mm512_castsi512_si128(
+            _mm512_permutexvar_epi32(_mm512_setr_epi32(0, 4, 8, 12, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0, 0), words));
+        const __m128i bytes =
+            _mm_shuffle_epi8(four, _mm_setr_epi8(0, 1, 2, 4, 5, 6, 8, 9, 10, 12, 13, 14, -1, -1, -1, -1));
+        _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), bytes);
+        const auto last = static_cast<std::uint32_t>(_mm_extract_epi32(bytes, 2));
+        std::memcpy(dst + 8, &last, sizeof last);
     } else {
         const __m512i pairs = _mm512_or_si512(codes, _mm512_srli_epi64(codes, 28));
         _mm_storel_epi64(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi64_epi8(pairs));
