@@ -3,6 +3,7 @@
 #pragma once
 
 // xsimd includes the intrinsic headers itself: mpq's wrapper reads them first (see there).
+#include <mpq/detail/force_inline.hpp>
 #include <mpq/detail/x86_intrinsics.hpp>
 
 #include <xsimd/xsimd.hpp>
@@ -32,15 +33,11 @@ T reduce_add(const xsimd::batch<T, A>& x) {
     return xsimd::hadd(x);
 }
 
-/// Forces inlining of the small per-vector helpers of the kernels' inner loops.
-/// MPQ_KERNEL_INLINE_LAMBDA does the same for a lambda (after its parameter list).
-#if defined(__GNUC__)
-#define MPQ_KERNEL_INLINE inline __attribute__((always_inline))
-#define MPQ_KERNEL_INLINE_LAMBDA __attribute__((always_inline))
-#else
-#define MPQ_KERNEL_INLINE inline
-#define MPQ_KERNEL_INLINE_LAMBDA
-#endif
+/// Inlining of the small per-vector helpers of the kernels' inner loops, forced when
+/// optimising (see mpq/detail/force_inline.hpp); MPQ_KERNEL_INLINE_LAMBDA does the same for
+/// a lambda (after its parameter list).
+#define MPQ_KERNEL_INLINE MPQ_FORCE_INLINE
+#define MPQ_KERNEL_INLINE_LAMBDA MPQ_FORCE_INLINE_LAMBDA
 
 /// xsimd::select on int32 lanes. xsimd 8.1's AVX-512BW select picks the blend by lane size in
 /// a plain `switch`, so it also compiles the 8- and 16-bit blends for int32 batches; GCC rejects

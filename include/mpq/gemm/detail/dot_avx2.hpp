@@ -6,6 +6,7 @@
 // multiply by the product of the two scales, one fused add per unit.
 #pragma once
 
+#include <mpq/detail/force_inline.hpp>
 #include <mpq/detail/x86_intrinsics.hpp>
 #include <mpq/gemm/detail/scales.hpp>
 
@@ -14,7 +15,7 @@
 
 namespace mpq::detail::avx2 {
 
-#define MPQ_GEMM_INLINE inline __attribute__((always_inline))
+#define MPQ_GEMM_INLINE MPQ_FORCE_INLINE
 
 /// N float vectors (std::array drops the vector type's alignment attribute).
 template <int N>
@@ -146,7 +147,7 @@ MPQ_GEMM_INLINE void segment_float(const weight_segment& s, const decode_context
                                    const std::array<const float*, MR>& a, vectors<MR>& acc_out) {
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
     const std::size_t units = (s.length + gemm_unit - 1) / gemm_unit;
-    over_units<MR>(units, acc_out, [&](std::size_t u, vectors<MR>& acc) __attribute__((always_inline)) {
+    over_units<MR>(units, acc_out, [&](std::size_t u, vectors<MR>& acc) MPQ_FORCE_INLINE_LAMBDA {
         const vectors<4> w = unit_values<F>(s.codes + u * unit_bytes);
         _mm_prefetch(reinterpret_cast<const char*>(s.codes + u * unit_bytes + prefetch_distance), _MM_HINT_T0);
         float lo, hi;
@@ -185,7 +186,7 @@ MPQ_GEMM_INLINE void segment_int(const weight_segment& s, const decode_context& 
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
     const std::size_t units = (s.length + gemm_unit - 1) / gemm_unit;
     const __m256i ones = _mm256_set1_epi16(1);
-    over_units<MR>(units, acc_out, [&](std::size_t u, vectors<MR>& acc) __attribute__((always_inline)) {
+    over_units<MR>(units, acc_out, [&](std::size_t u, vectors<MR>& acc) MPQ_FORCE_INLINE_LAMBDA {
         const __m256i w = unit_int8<F>(s.codes + u * unit_bytes);
         const __m256i wabs = _mm256_sign_epi8(w, w);
         float lo, hi;
@@ -219,7 +220,7 @@ MPQ_GEMM_INLINE void segment_int_pairs(const weight_segment& s, const decode_con
     static_assert(info(F).code_bits == 4);
     const std::size_t units = (s.length + gemm_unit - 1) / gemm_unit;
     std::size_t u = 0;
-    auto single = [&](std::size_t unit) __attribute__((always_inline)) {
+    auto single = [&](std::size_t unit) MPQ_FORCE_INLINE_LAMBDA {
         weight_segment one = s;
         one.codes = s.codes + unit * 16;
         one.scales = s.scales == nullptr ? nullptr : s.scales + unit * (info(F).group == 16 ? 2 : 1) * scale_bytes(F);

@@ -24,6 +24,7 @@
 // the block size, the number of activation rows taken together, or the thread split.
 #pragma once
 
+#include <mpq/detail/force_inline.hpp>
 #include <mpq/detail/x86_intrinsics.hpp>
 #include <mpq/gemm/detail/scales.hpp>
 
@@ -35,7 +36,7 @@
 
 namespace mpq::detail::avx512 {
 
-#define MPQ_GEMM_INLINE512 inline __attribute__((always_inline))
+#define MPQ_GEMM_INLINE512 MPQ_FORCE_INLINE
 
 /// Whether the 4-bit codes of F are E2M1 (decoded to 2v) rather than two's complement integers.
 template <weight_format F>
@@ -80,7 +81,7 @@ MPQ_GEMM_INLINE512 void unit_values(const std::uint8_t* codes, __m512& lo, __m51
         lo = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes))));
         hi = _mm512_cvtepi32_ps(_mm512_cvtepi8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(codes + 16))));
     } else if constexpr (i.code_bits == 8) { // FP8 through binary16 (see the AVX2 kernels)
-        auto fp8x16 = [](const std::uint8_t* p) __attribute__((always_inline)) {
+        auto fp8x16 = [](const std::uint8_t* p) MPQ_FORCE_INLINE_LAMBDA {
             const __m256i x = _mm256_cvtepu8_epi16(_mm_loadu_si128(reinterpret_cast<const __m128i*>(p)));
             if constexpr (F == weight_format::mxfp8_e5m2) {
                 return _mm512_cvtph_ps(_mm256_slli_epi16(x, 8));

@@ -52,7 +52,7 @@ struct gemm_job {
 
 /// Calls fn.template operator()<F>() for the runtime format f.
 template <class Fn>
-inline __attribute__((always_inline)) void with_format(weight_format f, Fn&& fn) {
+MPQ_FORCE_INLINE void with_format(weight_format f, Fn&& fn) {
     switch (f) {
     case weight_format::mxint4: fn.template operator()<weight_format::mxint4>(); break;
     case weight_format::mxfp4: fn.template operator()<weight_format::mxfp4>(); break;
@@ -136,7 +136,7 @@ struct dot_kernels<xsimd::fma3<xsimd::avx2>> {
             for (std::size_t r = 0; r < row.run_count; ++r) {
                 const weight_segment s = row.segment(row.runs[r]);
                 const std::size_t k = row.runs[r].first * map.block_k();
-                with_format(s.format, [&]<weight_format F>() __attribute__((always_inline)) {
+                with_format(s.format, [&]<weight_format F>() MPQ_FORCE_INLINE_LAMBDA {
                     if constexpr (info(F).integer_codes) {
                         if (job.integer_path) {
                             std::array<const std::int8_t*, MR> q;
@@ -318,7 +318,7 @@ MPQ_GEMM_INLINE512 void avx512_run(const gemm_job& job, const decode_context& ct
 #if MPQ_GEMM_HAVE_AVX512_BF16
     if constexpr (F == weight_format::bf16) {
         if (op.bf16_pairs) {
-            with_prefetch(op, [&]<avx512::prefetch_mode P>() __attribute__((always_inline)) { avx512::run_bf16_pairs<R, MR, P>(op, acc); });
+            with_prefetch(op, [&]<avx512::prefetch_mode P>() MPQ_FORCE_INLINE_LAMBDA { avx512::run_bf16_pairs<R, MR, P>(op, acc); });
             return;
         }
     }
@@ -326,14 +326,14 @@ MPQ_GEMM_INLINE512 void avx512_run(const gemm_job& job, const decode_context& ct
     if constexpr (info(F).integer_codes) {
         if (job.integer_path) {
             if constexpr (avx512::quad_units<F>()) {
-                with_prefetch(op, [&]<avx512::prefetch_mode P>() __attribute__((always_inline)) { avx512::run_int_quads<F, R, MR, P>(op, ctx, acc); });
+                with_prefetch(op, [&]<avx512::prefetch_mode P>() MPQ_FORCE_INLINE_LAMBDA { avx512::run_int_quads<F, R, MR, P>(op, ctx, acc); });
                 return;
             }
-            with_prefetch(op, [&]<avx512::prefetch_mode P>() __attribute__((always_inline)) { avx512::run_int<F, R, MR, P>(op, ctx, acc); });
+            with_prefetch(op, [&]<avx512::prefetch_mode P>() MPQ_FORCE_INLINE_LAMBDA { avx512::run_int<F, R, MR, P>(op, ctx, acc); });
             return;
         }
     }
-    with_prefetch(op, [&]<avx512::prefetch_mode P>() __attribute__((always_inline)) { avx512::run_float<F, R, MR, P>(op, ctx, acc); });
+    with_prefetch(op, [&]<avx512::prefetch_mode P>() MPQ_FORCE_INLINE_LAMBDA { avx512::run_float<F, R, MR, P>(op, ctx, acc); });
 }
 
 /// Byte offsets of the R rows of a block from its first row (short blocks repeat their last
@@ -418,7 +418,7 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
 #pragma GCC unroll 16
             for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
         for (std::size_t ri = 0; ri < first.run_count; ++ri) {
-            with_format(first.runs[ri].format, [&]<weight_format F>() __attribute__((always_inline)) {
+            with_format(first.runs[ri].format, [&]<weight_format F>() MPQ_FORCE_INLINE_LAMBDA {
                 avx512::run_operands<R, MR> op;
                 avx512_operands<F, R, MR>(job, act, view, first.runs[ri], offsets, op);
                 set_prefetch(op);
