@@ -171,15 +171,22 @@ struct run_operands {
     std::ptrdiff_t prefetch_offset = 0;
 };
 
+/// Asks for the line at `offset` bytes from p to be brought into L2. The address is computed
+/// as an integer: near the end of W it may lie past the matrix (a block's next block can be
+/// short or absent), where pointer arithmetic would be undefined; a prefetch never faults.
+MPQ_GEMM_INLINE512 void prefetch_l2(const void* p, std::ptrdiff_t offset) {
+    const std::uintptr_t address = reinterpret_cast<std::uintptr_t>(p) + static_cast<std::uintptr_t>(offset);
+    _mm_prefetch(reinterpret_cast<const char*>(address), _MM_HINT_T1);
+}
+
 /// Prefetch, in rows mode, of the bytes of the next block's row that correspond to `codes`.
 /// Into L2 (hint T1), not L1: the next block is a whole block ahead, and pulled into the
-/// 32-48 KiB L1 it evicts the lines the current block is still reading. Measured on Zen 4
+/// 32-48 KiB L1 it likely evicts lines the current block still reads. Measured on Zen 4
 /// (GEMV, 4096 x 4096 from DRAM, MXINT4 x MXINT8): 0.44-0.47 ms into L2 against 0.64-0.72
 /// into L1 and 0.86-0.97 without prefetch.
 template <prefetch_mode Prefetch, int R, int MR>
 MPQ_GEMM_INLINE512 void prefetch_next(const std::uint8_t* codes, const run_operands<R, MR>& op) {
-    if constexpr (Prefetch == prefetch_mode::rows)
-        _mm_prefetch(reinterpret_cast<const char*>(codes + op.prefetch_offset), _MM_HINT_T1);
+    if constexpr (Prefetch == prefetch_mode::rows) prefetch_l2(codes, op.prefetch_offset);
 }
 
 /// acc[r][m] += W run row r . A[m] (float path).

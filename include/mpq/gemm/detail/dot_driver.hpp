@@ -375,10 +375,9 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
         mode = avx512::prefetch_mode::none;
         if (!prefetch || n + R >= w.rows()) return;
         mode = avx512::prefetch_mode::rows;
-        const std::uint8_t* next = first.base + (n + R - n0) * first.row_bytes;
         for (std::size_t r = 0; r < R; ++r)
             for (std::size_t b = first.scale_offsets[0] & ~std::size_t{63}; b < first.row_bytes; b += 64)
-                _mm_prefetch(reinterpret_cast<const char*>(next + r * first.row_bytes + b), _MM_HINT_T1);
+                avx512::prefetch_l2(first.base, static_cast<std::ptrdiff_t>((n + R + r - n0) * first.row_bytes + b));
     };
     auto set_prefetch = [&](auto& op) {
         op.prefetch = mode;
