@@ -32,7 +32,7 @@ namespace mpq::kernel::detail {
 /// Element values of code lanes: a register permute of the 16-entry table for 4-bit codes
 /// where the ISA has one (AVX2, AVX-512), arithmetic decoding (nearest_even.hpp) otherwise.
 template <class Element, class A>
-MPQ_KERNEL_INLINE float_batch<A> decode_lanes(const int_batch<A>& code) {
+MPQ_FORCE_INLINE float_batch<A> decode_lanes(const int_batch<A>& code) {
     if constexpr (Element::code_count == 16 && (std::is_base_of_v<xsimd::avx2, A> || std::is_base_of_v<xsimd::avx512f, A>)) {
         return lookup<Element::code_count, A>(decode_table<Element>.data(), code, A{});
     } else {
@@ -88,7 +88,7 @@ struct block_job {
     std::size_t task_count() const { return by_rows() ? g.rows * pieces_per_row : g.groups_per_lane(); }
 
     template <rounding Mode>
-    MPQ_KERNEL_INLINE int_batch<A> encode(const float_batch<A>& x, const int_batch<A>& exponent,
+    MPQ_FORCE_INLINE int_batch<A> encode(const float_batch<A>& x, const int_batch<A>& exponent,
                         const float_batch<A>& divisor, std::uint64_t index) const {
         float_batch<A> y = x;
         if constexpr (P::divides) y = x / divisor;
@@ -98,7 +98,7 @@ struct block_job {
     }
 
     /// The fast path's encode (nearest_even.hpp): round-to-nearest-even only.
-    MPQ_KERNEL_INLINE int_batch<A> encode_fast(const float_batch<A>& x, const float_batch<A>& fast_multiplier,
+    MPQ_FORCE_INLINE int_batch<A> encode_fast(const float_batch<A>& x, const float_batch<A>& fast_multiplier,
                                                const float_batch<A>& divisor) const {
         float_batch<A> y = x;
         if constexpr (P::divides) {
@@ -110,7 +110,7 @@ struct block_job {
         return nearest_even_encoder<element>::template encode<A>(y);
     }
 
-    MPQ_KERNEL_INLINE float_batch<A> decode(const int_batch<A>& code) const { return decode_lanes<element, A>(code); }
+    MPQ_FORCE_INLINE float_batch<A> decode(const int_batch<A>& code) const { return decode_lanes<element, A>(code); }
 
     template <rounding Mode>
     void run_task(std::size_t t) const {
@@ -124,7 +124,7 @@ struct block_job {
 
     /// The fast path's codes of the N elements at x, in a group with group_lanes values `step`
     /// and `keep` (code 0 where keep is 0).
-    MPQ_KERNEL_INLINE int_batch<A> fast_codes(const float* x, const float_batch<A>& step,
+    MPQ_FORCE_INLINE int_batch<A> fast_codes(const float* x, const float_batch<A>& step,
                                               const int_batch<A>& keep) const {
         const float_batch<A> fast_multiplier(power_of_two(nearest_even_encoder<element>::input_exponent));
         return encode_fast(float_batch<A>::load_unaligned(x), P::divides ? fast_multiplier : step, step) & keep;
@@ -132,11 +132,11 @@ struct block_job {
 
     /// One whole group of a multiple of N elements on the fast path, with group k of `l`'s
     /// values: packed codes straight into the row (8- and 4-bit codes), or decoded values into y.
-    MPQ_KERNEL_INLINE void fast_group(const float* x, const group_lanes<N>& l, std::size_t k, std::uint8_t* code_row,
+    MPQ_FORCE_INLINE void fast_group(const float* x, const group_lanes<N>& l, std::size_t k, std::uint8_t* code_row,
                                       float* y, std::size_t s) const {
         const float_batch<A> step(l.step[k]);
         const int_batch<A> keep(l.keep[k]);
-        auto code_at = [&](std::size_t i) MPQ_KERNEL_INLINE_LAMBDA { return fast_codes(x + i, step, keep); };
+        auto code_at = [&](std::size_t i) MPQ_FORCE_INLINE_LAMBDA { return fast_codes(x + i, step, keep); };
         if (y == nullptr) {
             for (std::size_t i = 0; i < g.group; i += N) store_packed<bits, A>(code_at(i), code_row + (s + i) * bits / 8, A{});
         } else {
@@ -151,7 +151,7 @@ struct block_job {
     /// else, when a group needs the general loop (a tiny MX block whose fast multiplier is not
     /// a float).
     template <bool Fake>
-    MPQ_KERNEL_INLINE bool full_lane_groups(const float* x, scale_type* scale_out, std::uint8_t* code_row, float* y,
+    MPQ_FORCE_INLINE bool full_lane_groups(const float* x, scale_type* scale_out, std::uint8_t* code_row, float* y,
                                             std::size_t s) const {
         alignas(64) std::array<std::int32_t, N> amax{};
         group_amax_bits<A>(x, N, N, N * N, amax.data(), A{});
@@ -181,10 +181,10 @@ struct block_job {
         // multiple of the lane count (whole-vector groups or a tensor-wide scale), so on a
         // byte boundary for 4- and 6-bit codes too; otherwise through the stager.
         const bool direct = fixed != nullptr || g.group % N == 0;
-        auto run = [&](std::size_t s, std::size_t n, const group_params& gp) MPQ_KERNEL_INLINE_LAMBDA {
+        auto run = [&](std::size_t s, std::size_t n, const group_params& gp) MPQ_FORCE_INLINE_LAMBDA {
             const int_batch<A> exponent(gp.exponent);
             const float_batch<A> divisor(gp.divisor), multiplier(gp.multiplier);
-            auto emit = [&](const int_batch<A>& code, std::size_t count, std::size_t at) MPQ_KERNEL_INLINE_LAMBDA {
+            auto emit = [&](const int_batch<A>& code, std::size_t count, std::size_t at) MPQ_FORCE_INLINE_LAMBDA {
                 if (y == nullptr) {
                     if (direct) {
                         if (count == N) {
@@ -203,20 +203,20 @@ struct block_job {
                     store_partial<A>(y + at, decode(code) * multiplier, count);
                 }
             };
-            auto loop = [&](auto code_of) MPQ_KERNEL_INLINE_LAMBDA {
+            auto loop = [&](auto code_of) MPQ_FORCE_INLINE_LAMBDA {
                 std::size_t i = 0;
                 for (; i + N <= n; i += N) emit(code_of(float_batch<A>::load_unaligned(x + s + i), s + i), N, s + i);
                 if (i < n) emit(code_of(load_partial<A>(x + s + i, n - i), s + i), n - i, s + i);
             };
             if (gp.zero) {
-                loop([](const float_batch<A>&, std::size_t) MPQ_KERNEL_INLINE_LAMBDA { return int_batch<A>(0); });
+                loop([](const float_batch<A>&, std::size_t) MPQ_FORCE_INLINE_LAMBDA { return int_batch<A>(0); });
             } else if (Mode == rounding::nearest_even && fast_environment && gp.fast) {
                 const float_batch<A> fast_multiplier(gp.fast_multiplier);
-                loop([&](const float_batch<A>& v, std::size_t) MPQ_KERNEL_INLINE_LAMBDA {
+                loop([&](const float_batch<A>& v, std::size_t) MPQ_FORCE_INLINE_LAMBDA {
                     return encode_fast(v, fast_multiplier, divisor);
                 });
             } else {
-                loop([&](const float_batch<A>& v, std::size_t at) MPQ_KERNEL_INLINE_LAMBDA {
+                loop([&](const float_batch<A>& v, std::size_t at) MPQ_FORCE_INLINE_LAMBDA {
                     return encode<Mode>(v, exponent, divisor, base + at);
                 });
             }

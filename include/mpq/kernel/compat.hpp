@@ -2,8 +2,8 @@
 // one spelling. Everything else in mpq/kernel uses the plain xsimd API.
 #pragma once
 
-// xsimd includes the intrinsic headers itself: mpq's wrapper reads them first (see there).
 #include <mpq/detail/force_inline.hpp>
+// xsimd includes the intrinsic headers itself: mpq's wrapper reads them first (see there).
 #include <mpq/detail/x86_intrinsics.hpp>
 
 #include <xsimd/xsimd.hpp>
@@ -33,18 +33,12 @@ T reduce_add(const xsimd::batch<T, A>& x) {
     return xsimd::hadd(x);
 }
 
-/// Inlining of the small per-vector helpers of the kernels' inner loops, forced when
-/// optimising (see mpq/detail/force_inline.hpp); MPQ_KERNEL_INLINE_LAMBDA does the same for
-/// a lambda (after its parameter list).
-#define MPQ_KERNEL_INLINE MPQ_FORCE_INLINE
-#define MPQ_KERNEL_INLINE_LAMBDA MPQ_FORCE_INLINE_LAMBDA
-
 /// xsimd::select on int32 lanes. xsimd 8.1's AVX-512BW select picks the blend by lane size in
 /// a plain `switch`, so it also compiles the 8- and 16-bit blends for int32 batches; GCC rejects
 /// those without optimisation (-O0 builds, where it defines the blend intrinsics as macros
 /// that cast their operands). On AVX-512 the 32-bit blend is called directly.
 template <class A>
-MPQ_KERNEL_INLINE xsimd::batch<std::int32_t, A> select(const xsimd::batch_bool<std::int32_t, A>& cond,
+MPQ_FORCE_INLINE xsimd::batch<std::int32_t, A> select(const xsimd::batch_bool<std::int32_t, A>& cond,
                                                        const xsimd::batch<std::int32_t, A>& if_true,
                                                        const xsimd::batch<std::int32_t, A>& if_false) {
 #if XSIMD_WITH_AVX512F
@@ -59,7 +53,7 @@ MPQ_KERNEL_INLINE xsimd::batch<std::int32_t, A> select(const xsimd::batch_bool<s
 
 /// Largest lane (no reduce_max in 8.1): halves the batch with max until one lane is left.
 template <class T, class A>
-MPQ_KERNEL_INLINE T reduce_max(const xsimd::batch<T, A>& x) {
+MPQ_FORCE_INLINE T reduce_max(const xsimd::batch<T, A>& x) {
     constexpr std::size_t n = xsimd::batch<T, A>::size;
     alignas(64) std::array<T, n> v{};
     x.store_aligned(v.data());
@@ -69,13 +63,13 @@ MPQ_KERNEL_INLINE T reduce_max(const xsimd::batch<T, A>& x) {
 }
 #if XSIMD_WITH_AVX512F
 template <>
-MPQ_KERNEL_INLINE std::int32_t reduce_max(const xsimd::batch<std::int32_t, xsimd::avx512bw>& x) {
+MPQ_FORCE_INLINE std::int32_t reduce_max(const xsimd::batch<std::int32_t, xsimd::avx512bw>& x) {
     return _mm512_reduce_max_epi32(x);
 }
 #endif
 #if XSIMD_WITH_AVX2
 template <>
-MPQ_KERNEL_INLINE std::int32_t reduce_max(const xsimd::batch<std::int32_t, xsimd::fma3<xsimd::avx2>>& x) {
+MPQ_FORCE_INLINE std::int32_t reduce_max(const xsimd::batch<std::int32_t, xsimd::fma3<xsimd::avx2>>& x) {
     __m128i m = _mm_max_epi32(_mm256_castsi256_si128(x), _mm256_extracti128_si256(x, 1));
     m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0x4E));
     m = _mm_max_epi32(m, _mm_shuffle_epi32(m, 0xB1));

@@ -53,7 +53,7 @@ struct dequantize_job {
 
     /// Elements [s, end) of a row under one multiplier, codes loaded straight from the packed
     /// row (s a multiple of N); a short last vector goes through a small staging buffer.
-    MPQ_KERNEL_INLINE void decode_direct(const std::uint8_t* row, std::size_t s, std::size_t end, float multiplier,
+    MPQ_FORCE_INLINE void decode_direct(const std::uint8_t* row, std::size_t s, std::size_t end, float multiplier,
                                          float* y) const {
         const float_batch<A> m(multiplier);
         std::size_t i = s;

@@ -92,7 +92,7 @@ uint_batch<A> mix_lanes(uint_batch<A> x) {
 
 /// counter_random{seed}(first_index + lane) for every lane, exactly as the scalar source.
 template <class A>
-MPQ_KERNEL_INLINE int_batch<A> random_lanes(const counter_random& source, std::uint64_t first_index) {
+MPQ_FORCE_INLINE int_batch<A> random_lanes(const counter_random& source, std::uint64_t first_index) {
     constexpr std::size_t n = compat::lanes<A>;
     const auto lo0 = static_cast<std::uint32_t>(first_index);
     if (lo0 > std::numeric_limits<std::uint32_t>::max() - (n - 1)) {
@@ -113,7 +113,7 @@ MPQ_KERNEL_INLINE int_batch<A> random_lanes(const counter_random& source, std::u
 /// fraction is taken to 32 bits (exact for shift <= 32; beyond that the significand is below
 /// half a step, which every mode but stochastic rounds down anyway), then each mode decides.
 template <rounding Mode, class A>
-MPQ_KERNEL_INLINE int_batch<A> round_shift_lanes(const int_batch<A>& significand, const int_batch<A>& shift,
+MPQ_FORCE_INLINE int_batch<A> round_shift_lanes(const int_batch<A>& significand, const int_batch<A>& shift,
                                const int_batch<A>& random) {
     const int_batch<A> k31(31), k32(32);
     const int_batch<A> kept = shift_right<A>(significand, xsimd::min(shift, k31), A{});
@@ -151,7 +151,7 @@ struct unpacked_lanes {
 };
 
 template <class A>
-MPQ_KERNEL_INLINE unpacked_lanes<A> unpack_lanes(const int_batch<A>& bits) {
+MPQ_FORCE_INLINE unpacked_lanes<A> unpack_lanes(const int_batch<A>& bits) {
     const int_batch<A> magnitude = bits & int_batch<A>(0x7fffffff);
     const int_batch<A> field = magnitude >> 23;
     const int_batch<A> fraction = magnitude & int_batch<A>(0x7fffff);
@@ -174,7 +174,7 @@ template <class Layout>
 struct lane_encoder<minifloat<Layout>> {
     static_assert(Layout::is_signed, "block elements are signed");
     template <rounding Mode, class A>
-    static MPQ_KERNEL_INLINE int_batch<A> encode(const int_batch<A>& bits, const int_batch<A>& scale_exponent,
+    static MPQ_FORCE_INLINE int_batch<A> encode(const int_batch<A>& bits, const int_batch<A>& scale_exponent,
                                const int_batch<A>& random) {
         using L = Layout;
         const unpacked_lanes<A> u = unpack_lanes<A>(bits);
@@ -200,7 +200,7 @@ template <int Bits, int FractionBits, int_range Range>
 struct lane_encoder<scaled_int<Bits, FractionBits, Range>> {
     using element = scaled_int<Bits, FractionBits, Range>;
     template <rounding Mode, class A>
-    static MPQ_KERNEL_INLINE int_batch<A> encode(const int_batch<A>& bits, const int_batch<A>& scale_exponent,
+    static MPQ_FORCE_INLINE int_batch<A> encode(const int_batch<A>& bits, const int_batch<A>& scale_exponent,
                                const int_batch<A>& random) {
         const unpacked_lanes<A> u = unpack_lanes<A>(bits);
         const int_batch<A> shift = int_batch<A>(-FractionBits) - u.lsb + scale_exponent;

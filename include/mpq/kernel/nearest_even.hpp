@@ -58,7 +58,7 @@ struct nearest_even_encoder<minifloat<Layout>> {
     static constexpr std::int32_t min_normal_bits = (127 + L::min_exponent) << 23;
 
     template <class A>
-    static MPQ_KERNEL_INLINE int_batch<A> encode(const float_batch<A>& y) {
+    static MPQ_FORCE_INLINE int_batch<A> encode(const float_batch<A>& y) {
         const int_batch<A> bits = xsimd::bitwise_cast<int_batch<A>>(y);
         const int_batch<A> magnitude_bits = bits & int_batch<A>(0x7fffffff);
         // Element normals: round the float's mantissa to the element's width, ties to an even
@@ -91,7 +91,7 @@ struct nearest_even_encoder<scaled_int<Bits, FractionBits, Range>> {
     static constexpr int input_exponent = FractionBits;
 
     template <class A>
-    static MPQ_KERNEL_INLINE int_batch<A> encode(const float_batch<A>& y) {
+    static MPQ_FORCE_INLINE int_batch<A> encode(const float_batch<A>& y) {
         // Clamping before the conversion equals saturating after it (rounding is monotone),
         // and keeps every lane inside the int32 range of the conversion.
         const float_batch<A> clamped = xsimd::min(xsimd::max(y, float_batch<A>(static_cast<float>(element::min_int))),
@@ -110,7 +110,7 @@ template <class Layout>
 struct lane_decoder<minifloat<Layout>> {
     using L = Layout;
     template <class A>
-    static MPQ_KERNEL_INLINE float_batch<A> decode(const int_batch<A>& code) {
+    static MPQ_FORCE_INLINE float_batch<A> decode(const int_batch<A>& code) {
         const int_batch<A> magnitude = code & int_batch<A>(static_cast<std::int32_t>(L::magnitude_mask));
         // Normals: move the fields into place and rebias the exponent.
         int_batch<A> bits = (magnitude << (23 - L::mantissa_bits)) + int_batch<A>((127 - L::bias) << 23);
@@ -135,7 +135,7 @@ struct lane_decoder<minifloat<Layout>> {
 template <int Bits, int FractionBits, int_range Range>
 struct lane_decoder<scaled_int<Bits, FractionBits, Range>> {
     template <class A>
-    static MPQ_KERNEL_INLINE float_batch<A> decode(const int_batch<A>& code) {
+    static MPQ_FORCE_INLINE float_batch<A> decode(const int_batch<A>& code) {
         // Sign-extend the low Bits bits, then q * 2^-FractionBits (both steps exact).
         const int_batch<A> q = (code << (32 - Bits)) >> (32 - Bits);
         const float_batch<A> value = xsimd::to_float(q);

@@ -20,14 +20,14 @@ using xsimd::kernel::requires_arch;
 
 /// Loads n <= lanes floats (the rest of the batch is 0), from any alignment.
 template <class A>
-MPQ_KERNEL_INLINE float_batch<A> load_partial(const float* p, std::size_t n) {
+MPQ_FORCE_INLINE float_batch<A> load_partial(const float* p, std::size_t n) {
     alignas(64) std::array<float, compat::lanes<A>> t{};
     std::memcpy(t.data(), p, n * sizeof(float));
     return float_batch<A>::load_aligned(t.data());
 }
 
 template <class A>
-MPQ_KERNEL_INLINE void store_partial(float* p, const float_batch<A>& v, std::size_t n) {
+MPQ_FORCE_INLINE void store_partial(float* p, const float_batch<A>& v, std::size_t n) {
     alignas(64) std::array<float, compat::lanes<A>> t{};
     v.store_aligned(t.data());
     std::memcpy(p, t.data(), n * sizeof(float));
@@ -35,7 +35,7 @@ MPQ_KERNEL_INLINE void store_partial(float* p, const float_batch<A>& v, std::siz
 
 /// Largest |x| bit pattern of a run (NaN and Inf patterns compare above every finite one).
 template <class A>
-MPQ_KERNEL_INLINE std::uint32_t amax_bits(const float* p, std::size_t n) {
+MPQ_FORCE_INLINE std::uint32_t amax_bits(const float* p, std::size_t n) {
     constexpr std::size_t N = compat::lanes<A>;
     const int_batch<A> abs_mask(0x7fffffff);
     int_batch<A> m0(0), m1(0);
@@ -55,7 +55,7 @@ MPQ_KERNEL_INLINE std::uint32_t amax_bits(const float* p, std::size_t n) {
 /// each group on its own; AVX2 and AVX-512 reduce a full batch of whole-vector groups with
 /// one transposing tree (three shuffles and maxima per group instead of a horizontal max).
 template <class A>
-MPQ_KERNEL_INLINE void group_amax_bits(const float* p, std::size_t group, std::size_t count, std::size_t length,
+MPQ_FORCE_INLINE void group_amax_bits(const float* p, std::size_t group, std::size_t count, std::size_t length,
                                        std::int32_t* out, requires_arch<compat::generic_arch>) {
     for (std::size_t k = 0; k < count; ++k)
         out[k] = static_cast<std::int32_t>(amax_bits<A>(p + k * group, std::min(group, length - k * group)));
@@ -63,7 +63,7 @@ MPQ_KERNEL_INLINE void group_amax_bits(const float* p, std::size_t group, std::s
 
 /// Per-lane max of |x| bit patterns over one group of `group` (a multiple of lanes) elements.
 template <class A>
-MPQ_KERNEL_INLINE int_batch<A> lane_amax(const float* p, std::size_t group) {
+MPQ_FORCE_INLINE int_batch<A> lane_amax(const float* p, std::size_t group) {
     constexpr std::size_t N = compat::lanes<A>;
     const int_batch<A> abs_mask(0x7fffffff);
     int_batch<A> m = xsimd::bitwise_cast<int_batch<A>>(float_batch<A>::load_unaligned(p)) & abs_mask;
@@ -74,7 +74,7 @@ MPQ_KERNEL_INLINE int_batch<A> lane_amax(const float* p, std::size_t group) {
 
 #if XSIMD_WITH_AVX2
 template <class A>
-MPQ_KERNEL_INLINE void group_amax_bits(const float* p, std::size_t group, std::size_t count, std::size_t length,
+MPQ_FORCE_INLINE void group_amax_bits(const float* p, std::size_t group, std::size_t count, std::size_t length,
                                        std::int32_t* out, requires_arch<xsimd::avx2>) {
     constexpr std::size_t N = 8;
     if (count < 2 || group % N != 0 || length < count * group) {
@@ -99,7 +99,7 @@ MPQ_KERNEL_INLINE void group_amax_bits(const float* p, std::size_t group, std::s
 
 #if XSIMD_WITH_AVX512F
 template <class A>
-MPQ_KERNEL_INLINE void group_amax_bits(const float* p, std::size_t group, std::size_t count, std::size_t length,
+MPQ_FORCE_INLINE void group_amax_bits(const float* p, std::size_t group, std::size_t count, std::size_t length,
                                        std::int32_t* out, requires_arch<xsimd::avx512f>) {
     constexpr std::size_t N = 16;
     if (count < 2 || group % N != 0 || length < count * group) {
@@ -137,7 +137,7 @@ std::uint32_t finite_amax_bits(const float* p, std::size_t n) {
     // negative, so a plain signed max skips them without a compare.
     const int_batch<A> abs_mask(0x7fffffff), offset(0x00800000);
     int_batch<A> m0(offset), m1(offset);
-    auto lift = [&](const float_batch<A>& v) MPQ_KERNEL_INLINE_LAMBDA {
+    auto lift = [&](const float_batch<A>& v) MPQ_FORCE_INLINE_LAMBDA {
         return (xsimd::bitwise_cast<int_batch<A>>(v) & abs_mask) + offset;
     };
     std::size_t i = 0;
@@ -154,7 +154,7 @@ std::uint32_t finite_amax_bits(const float* p, std::size_t n) {
 
 /// Stores the low byte of every lane to dst[0 .. lanes).
 template <class A>
-MPQ_KERNEL_INLINE void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<compat::generic_arch>) {
+MPQ_FORCE_INLINE void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<compat::generic_arch>) {
     alignas(64) std::array<std::int32_t, compat::lanes<A>> t{};
     codes.store_aligned(t.data());
     for (std::size_t j = 0; j < t.size(); ++j) dst[j] = static_cast<std::uint8_t>(t[j]);
@@ -162,7 +162,7 @@ MPQ_KERNEL_INLINE void store_code_bytes(const int_batch<A>& codes, std::uint8_t*
 
 /// Zero-extends bytes src[0 .. lanes) into lanes.
 template <class A>
-MPQ_KERNEL_INLINE int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<compat::generic_arch>) {
+MPQ_FORCE_INLINE int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<compat::generic_arch>) {
     alignas(64) std::array<std::int32_t, compat::lanes<A>> t{};
     for (std::size_t j = 0; j < t.size(); ++j) t[j] = src[j];
     return int_batch<A>::load_aligned(t.data());
@@ -170,7 +170,7 @@ MPQ_KERNEL_INLINE int_batch<A> load_code_bytes(const std::uint8_t* src, requires
 
 /// table[code] for every lane; TableSize is a power of two and codes are below it.
 template <std::size_t TableSize, class A>
-MPQ_KERNEL_INLINE float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<compat::generic_arch>) {
+MPQ_FORCE_INLINE float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<compat::generic_arch>) {
     alignas(64) std::array<std::int32_t, compat::lanes<A>> c{};
     alignas(64) std::array<float, compat::lanes<A>> v{};
     codes.store_aligned(c.data());
@@ -180,7 +180,7 @@ MPQ_KERNEL_INLINE float_batch<A> lookup(const float* table, const int_batch<A>& 
 
 #if XSIMD_WITH_AVX2
 template <class A>
-MPQ_KERNEL_INLINE void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx2>) {
+MPQ_FORCE_INLINE void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx2>) {
     const __m256i words = _mm256_packus_epi32(codes, codes);  // per 128-bit half: c0..c3 c0..c3
     const __m256i bytes = _mm256_packus_epi16(words, words);
     const auto lo = static_cast<std::uint32_t>(_mm_cvtsi128_si32(_mm256_castsi256_si128(bytes)));
@@ -190,14 +190,14 @@ MPQ_KERNEL_INLINE void store_code_bytes(const int_batch<A>& codes, std::uint8_t*
 }
 
 template <class A>
-MPQ_KERNEL_INLINE int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<xsimd::avx2>) {
+MPQ_FORCE_INLINE int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<xsimd::avx2>) {
     std::uint64_t eight = 0;
     std::memcpy(&eight, src, sizeof eight);
     return _mm256_cvtepu8_epi32(_mm_cvtsi64_si128(static_cast<long long>(eight)));
 }
 
 template <std::size_t TableSize, class A>
-MPQ_KERNEL_INLINE float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<xsimd::avx2>) {
+MPQ_FORCE_INLINE float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<xsimd::avx2>) {
     if constexpr (TableSize <= 8) {
         return _mm256_permutevar8x32_ps(_mm256_loadu_ps(table), codes);
     } else if constexpr (TableSize == 16) {
@@ -213,17 +213,17 @@ MPQ_KERNEL_INLINE float_batch<A> lookup(const float* table, const int_batch<A>& 
 
 #if XSIMD_WITH_AVX512F
 template <class A>
-MPQ_KERNEL_INLINE void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx512f>) {
+MPQ_FORCE_INLINE void store_code_bytes(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx512f>) {
     _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8(codes));
 }
 
 template <class A>
-MPQ_KERNEL_INLINE int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<xsimd::avx512f>) {
+MPQ_FORCE_INLINE int_batch<A> load_code_bytes(const std::uint8_t* src, requires_arch<xsimd::avx512f>) {
     return _mm512_cvtepu8_epi32(_mm_loadu_si128(reinterpret_cast<const __m128i*>(src)));
 }
 
 template <std::size_t TableSize, class A>
-MPQ_KERNEL_INLINE float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<xsimd::avx512f>) {
+MPQ_FORCE_INLINE float_batch<A> lookup(const float* table, const int_batch<A>& codes, requires_arch<xsimd::avx512f>) {
     static_assert(TableSize >= 16, "element tables have at least 16 codes");
     if constexpr (TableSize == 16) {
         return _mm512_permutexvar_ps(codes, _mm512_loadu_ps(table));
@@ -294,7 +294,7 @@ void unpack_codes(const std::uint8_t* row, std::size_t first, std::size_t n, std
 /// bytes laid out as pack_codes lays them: lane 2j in the low nibble of byte j for 4-bit
 /// codes; for 6-bit codes, lanes 4j..4j+3 in the 24 bits of bytes 3j..3j+2, lowest first.
 template <int Bits, class A>
-MPQ_KERNEL_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<compat::generic_arch>) {
+MPQ_FORCE_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<compat::generic_arch>) {
     static_assert(compat::lanes<A> % 4 == 0, "whole 6-bit groups of four codes per vector");
     alignas(64) std::array<std::uint8_t, compat::lanes<A> + 64> bytes{};
     store_code_bytes<A>(codes, bytes.data(), A{});
@@ -303,7 +303,7 @@ MPQ_KERNEL_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst
 
 #if XSIMD_WITH_AVX2
 template <int Bits, class A>
-MPQ_KERNEL_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx2>) {
+MPQ_FORCE_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx2>) {
     if constexpr (Bits == 8) {
         store_code_bytes<A>(codes, dst, A{});
     } else if constexpr (Bits == 6) {
@@ -332,7 +332,7 @@ MPQ_KERNEL_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst
 
 #if XSIMD_WITH_AVX512F
 template <int Bits, class A>
-MPQ_KERNEL_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx512f>) {
+MPQ_FORCE_INLINE void store_packed(const int_batch<A>& codes, std::uint8_t* dst, requires_arch<xsimd::avx512f>) {
     if constexpr (Bits == 8) {
         _mm_storeu_si128(reinterpret_cast<__m128i*>(dst), _mm512_cvtepi32_epi8(codes));
     } else if constexpr (Bits == 6) {
@@ -363,7 +363,7 @@ inline constexpr bool has_code_lane_loads = std::is_base_of_v<xsimd::avx2, A> ||
 /// The codes of elements [e, e + lanes) of a packed row (e a multiple of 4), one per lane,
 /// reading only those codes' bytes.
 template <int Bits, class A>
-MPQ_KERNEL_INLINE int_batch<A> load_code_lanes(const std::uint8_t* row, std::size_t e, requires_arch<compat::generic_arch>) {
+MPQ_FORCE_INLINE int_batch<A> load_code_lanes(const std::uint8_t* row, std::size_t e, requires_arch<compat::generic_arch>) {
     alignas(64) std::array<std::int32_t, compat::lanes<A>> t{};
     for (std::size_t j = 0; j < t.size(); ++j) t[j] = static_cast<std::int32_t>(code_packing<Bits>::get(row, e + j));
     return int_batch<A>::load_aligned(t.data());
@@ -371,7 +371,7 @@ MPQ_KERNEL_INLINE int_batch<A> load_code_lanes(const std::uint8_t* row, std::siz
 
 #if XSIMD_WITH_AVX2
 template <int Bits, class A>
-MPQ_KERNEL_INLINE int_batch<A> load_code_lanes(const std::uint8_t* row, std::size_t e, requires_arch<xsimd::avx2>) {
+MPQ_FORCE_INLINE int_batch<A> load_code_lanes(const std::uint8_t* row, std::size_t e, requires_arch<xsimd::avx2>) {
     if constexpr (Bits == 8) {
         return load_code_bytes<A>(row + e, A{});
     } else if constexpr (Bits == 4) {
@@ -396,7 +396,7 @@ MPQ_KERNEL_INLINE int_batch<A> load_code_lanes(const std::uint8_t* row, std::siz
 
 #if XSIMD_WITH_AVX512F
 template <int Bits, class A>
-MPQ_KERNEL_INLINE int_batch<A> load_code_lanes(const std::uint8_t* row, std::size_t e, requires_arch<xsimd::avx512f>) {
+MPQ_FORCE_INLINE int_batch<A> load_code_lanes(const std::uint8_t* row, std::size_t e, requires_arch<xsimd::avx512f>) {
     if constexpr (Bits == 8) {
         return load_code_bytes<A>(row + e, A{});
     } else if constexpr (Bits == 4) {
@@ -427,7 +427,7 @@ public:
     code_stager(std::uint8_t* row, std::size_t first) : row_(row), start_(first) {}
 
     /// Appends the low bytes of the first n lanes.
-    MPQ_KERNEL_INLINE void put(const int_batch<A>& codes, std::size_t n) {
+    MPQ_FORCE_INLINE void put(const int_batch<A>& codes, std::size_t n) {
         store_code_bytes<A>(codes, buffer_.data() + filled_, A{});
         filled_ += n;
         if (filled_ >= window) flush_window();

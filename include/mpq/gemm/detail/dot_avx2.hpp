@@ -15,14 +15,12 @@
 
 namespace mpq::detail::avx2 {
 
-#define MPQ_GEMM_INLINE MPQ_FORCE_INLINE
-
 /// N float vectors (std::array drops the vector type's alignment attribute).
 template <int N>
 struct vectors {
     __m256 v[N];
-    MPQ_GEMM_INLINE __m256& operator[](std::size_t i) { return v[i]; }
-    MPQ_GEMM_INLINE const __m256& operator[](std::size_t i) const { return v[i]; }
+    MPQ_FORCE_INLINE __m256& operator[](std::size_t i) { return v[i]; }
+    MPQ_FORCE_INLINE const __m256& operator[](std::size_t i) const { return v[i]; }
 };
 
 /// Bytes ahead of the current weight unit to prefetch: weights are read once, in address
@@ -31,7 +29,7 @@ inline constexpr std::size_t prefetch_distance = 4096;
 
 /// 16-entry byte table mapping a 4-bit code to its integer value (replicated in both lanes).
 template <weight_format F>
-MPQ_GEMM_INLINE __m256i nibble_table() {
+MPQ_FORCE_INLINE __m256i nibble_table() {
     if constexpr (F == weight_format::mxint4 || F == weight_format::int4_vector) {
         return _mm256_setr_epi8(0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1, //
                                 0, 1, 2, 3, 4, 5, 6, 7, -8, -7, -6, -5, -4, -3, -2, -1);
@@ -43,7 +41,7 @@ MPQ_GEMM_INLINE __m256i nibble_table() {
 
 /// The 32 codes of a unit of an integer-coded format as int8, in element order.
 template <weight_format F>
-MPQ_GEMM_INLINE __m256i unit_int8(const std::uint8_t* codes) {
+MPQ_FORCE_INLINE __m256i unit_int8(const std::uint8_t* codes) {
     if constexpr (info(F).code_bits == 4) {
         const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes));
         const __m128i mask = _mm_set1_epi8(0x0F);
@@ -55,7 +53,7 @@ MPQ_GEMM_INLINE __m256i unit_int8(const std::uint8_t* codes) {
     }
 }
 
-MPQ_GEMM_INLINE vectors<4> int8_to_float(__m256i v) {
+MPQ_FORCE_INLINE vectors<4> int8_to_float(__m256i v) {
     const __m128i lo = _mm256_castsi256_si128(v);
     const __m128i hi = _mm256_extracti128_si256(v, 1);
     return {_mm256_cvtepi32_ps(_mm256_cvtepi8_epi32(lo)),
@@ -68,7 +66,7 @@ MPQ_GEMM_INLINE vectors<4> int8_to_float(__m256i v) {
 /// into a binary16 reads as its value times 2^-8 (subnormals included), fixed by an exact
 /// multiply. (The E4M3 NaN code is never stored: MX blocks with NaN keep zero codes.)
 template <weight_format F>
-MPQ_GEMM_INLINE __m256 fp8x8_to_float(const std::uint8_t* p) {
+MPQ_FORCE_INLINE __m256 fp8x8_to_float(const std::uint8_t* p) {
     const __m128i x = _mm_cvtepu8_epi16(_mm_loadl_epi64(reinterpret_cast<const __m128i*>(p)));
     if constexpr (F == weight_format::mxfp8_e5m2) {
         return _mm256_cvtph_ps(_mm_slli_epi16(x, 8));
@@ -81,7 +79,7 @@ MPQ_GEMM_INLINE __m256 fp8x8_to_float(const std::uint8_t* p) {
 
 /// The 32 pre-scale values of a unit (see kernel_code_value) as four vectors of 8.
 template <weight_format F>
-MPQ_GEMM_INLINE vectors<4> unit_values(const std::uint8_t* codes) {
+MPQ_FORCE_INLINE vectors<4> unit_values(const std::uint8_t* codes) {
     constexpr weight_format_info i = info(F);
     if constexpr (i.integer_codes) {
         return int8_to_float(unit_int8<F>(codes));
@@ -106,7 +104,7 @@ MPQ_GEMM_INLINE vectors<4> unit_values(const std::uint8_t* codes) {
     }
 }
 
-MPQ_GEMM_INLINE float hsum(__m256 v) {
+MPQ_FORCE_INLINE float hsum(__m256 v) {
     const __m128 s = _mm_add_ps(_mm256_castps256_ps128(v), _mm256_extractf128_ps(v, 1));
     const __m128 t = _mm_add_ps(s, _mm_movehl_ps(s, s));
     return _mm_cvtss_f32(_mm_add_ss(t, _mm_movehdup_ps(t)));
@@ -115,7 +113,7 @@ MPQ_GEMM_INLINE float hsum(__m256 v) {
 /// Runs step(u, acc) over the units; for one or two activation rows, even and odd units go
 /// to separate accumulators so consecutive units do not wait on each other's FMA latency.
 template <int MR, class Step>
-MPQ_GEMM_INLINE void over_units(std::size_t units, vectors<MR>& acc_out, Step&& step) {
+MPQ_FORCE_INLINE void over_units(std::size_t units, vectors<MR>& acc_out, Step&& step) {
     // Fresh accumulators, added to acc_out at the end: the running sum of a row crosses a
     // segment boundary through memory, and this keeps that round trip off the FMA chain.
     vectors<MR> acc;
@@ -143,7 +141,7 @@ MPQ_GEMM_INLINE void over_units(std::size_t units, vectors<MR>& acc_out, Step&& 
 /// acc[m] += W segment . A[m] over the segment's units (float path). a[m] points at the
 /// segment's first column of activation row m.
 template <weight_format F, int MR>
-MPQ_GEMM_INLINE void segment_float(const weight_segment& s, const decode_context& ctx,
+MPQ_FORCE_INLINE void segment_float(const weight_segment& s, const decode_context& ctx,
                                    const std::array<const float*, MR>& a, vectors<MR>& acc_out) {
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
     const std::size_t units = (s.length + gemm_unit - 1) / gemm_unit;
@@ -180,7 +178,7 @@ MPQ_GEMM_INLINE void segment_float(const weight_segment& s, const decode_context
 /// acc[m] += W segment . A[m] (integer path). q[m] / sa[m] point at the segment's first
 /// int8 code / first unit scale of activation row m.
 template <weight_format F, int MR>
-MPQ_GEMM_INLINE void segment_int(const weight_segment& s, const decode_context& ctx,
+MPQ_FORCE_INLINE void segment_int(const weight_segment& s, const decode_context& ctx,
                                  const std::array<const std::int8_t*, MR>& q,
                                  const std::array<const float*, MR>& sa, vectors<MR>& acc_out) {
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
@@ -210,7 +208,7 @@ MPQ_GEMM_INLINE void segment_int(const weight_segment& s, const decode_context& 
 /// `first_unit` is the segment's first unit counted over the whole row (pairs start at even
 /// units; an odd first or a last single unit takes segment_int's one-unit step).
 template <weight_format F, int MR>
-MPQ_GEMM_INLINE void segment_int_pairs(const weight_segment& s, const decode_context& ctx, std::size_t first_unit,
+MPQ_FORCE_INLINE void segment_int_pairs(const weight_segment& s, const decode_context& ctx, std::size_t first_unit,
                                        const std::array<const std::int8_t*, MR>& q,
                                        const std::array<const float*, MR>& sa,
                                        const std::array<const std::int8_t*, MR>& qp,

@@ -36,8 +36,6 @@
 
 namespace mpq::detail::avx512 {
 
-#define MPQ_GEMM_INLINE512 MPQ_FORCE_INLINE
-
 /// Whether the 4-bit codes of F are E2M1 (decoded to 2v) rather than two's complement integers.
 template <weight_format F>
 constexpr bool e2m1_codes() {
@@ -57,7 +55,7 @@ constexpr int nibble_value(std::uint32_t c) {
 
 /// 16-entry float table of the pre-scale values of the 4-bit codes of F.
 template <weight_format F>
-MPQ_GEMM_INLINE512 __m512 nibble_float_table() {
+MPQ_FORCE_INLINE __m512 nibble_float_table() {
     alignas(64) static constexpr auto table = [] {
         std::array<float, 16> t{};
         for (std::uint32_t c = 0; c < 16; ++c) t[c] = static_cast<float>(nibble_value<F>(c));
@@ -68,7 +66,7 @@ MPQ_GEMM_INLINE512 __m512 nibble_float_table() {
 
 /// The 32 pre-scale values of a unit (see kernel_code_value): elements 0..15 and 16..31.
 template <weight_format F>
-MPQ_GEMM_INLINE512 void unit_values(const std::uint8_t* codes, __m512& lo, __m512& hi) {
+MPQ_FORCE_INLINE void unit_values(const std::uint8_t* codes, __m512& lo, __m512& hi) {
     constexpr weight_format_info i = info(F);
     if constexpr (i.code_bits == 4) {
         // Byte j holds element j (low nibble) and j + 16 (high nibble); vpermps reads only
@@ -119,7 +117,7 @@ constexpr int unsigned_bias() {
 /// vpshufb table (64 bytes, every 16-byte lane alike): byte c holds 4-bit code c % 16 of F
 /// as its biased unsigned value (unsigned_bias).
 template <weight_format F>
-MPQ_GEMM_INLINE512 const std::int8_t* biased_nibble_bytes() {
+MPQ_FORCE_INLINE const std::int8_t* biased_nibble_bytes() {
     alignas(64) static constexpr auto table = [] {
         std::array<std::int8_t, 64> t{};
         for (std::uint32_t c = 0; c < 64; ++c)
@@ -131,7 +129,7 @@ MPQ_GEMM_INLINE512 const std::int8_t* biased_nibble_bytes() {
 
 /// The 32 codes of a unit of an integer-coded format as biased unsigned bytes, in element order.
 template <weight_format F>
-MPQ_GEMM_INLINE512 __m256i unit_biased_u8(const std::uint8_t* codes) {
+MPQ_FORCE_INLINE __m256i unit_biased_u8(const std::uint8_t* codes) {
     if constexpr (info(F).code_bits == 4) {
         const __m128i raw = _mm_loadu_si128(reinterpret_cast<const __m128i*>(codes));
         const __m128i mask = _mm_set1_epi8(0x0F);
@@ -174,7 +172,7 @@ struct run_operands {
 /// Asks for the line at `offset` bytes from p to be brought into L2. The address is computed
 /// as an integer: near the end of W it may lie past the matrix (a block's next block can be
 /// short or absent), where pointer arithmetic would be undefined; a prefetch never faults.
-MPQ_GEMM_INLINE512 void prefetch_l2(const void* p, std::ptrdiff_t offset) {
+MPQ_FORCE_INLINE void prefetch_l2(const void* p, std::ptrdiff_t offset) {
     const std::uintptr_t address = reinterpret_cast<std::uintptr_t>(p) + static_cast<std::uintptr_t>(offset);
     _mm_prefetch(reinterpret_cast<const char*>(address), _MM_HINT_T1);
 }
@@ -185,13 +183,13 @@ MPQ_GEMM_INLINE512 void prefetch_l2(const void* p, std::ptrdiff_t offset) {
 /// (GEMV, 4096 x 4096 from DRAM, MXINT4 x MXINT8): 0.44-0.47 ms into L2 against 0.64-0.72
 /// into L1 and 0.86-0.97 without prefetch.
 template <prefetch_mode Prefetch, int R, int MR>
-MPQ_GEMM_INLINE512 void prefetch_next(const std::uint8_t* codes, const run_operands<R, MR>& op) {
+MPQ_FORCE_INLINE void prefetch_next(const std::uint8_t* codes, const run_operands<R, MR>& op) {
     if constexpr (Prefetch == prefetch_mode::rows) prefetch_l2(codes, op.prefetch_offset);
 }
 
 /// acc[r][m] += W run row r . A[m] (float path).
 template <weight_format F, int R, int MR, prefetch_mode Prefetch>
-MPQ_GEMM_INLINE512 void run_float(const run_operands<R, MR>& op, const decode_context& ctx,
+MPQ_FORCE_INLINE void run_float(const run_operands<R, MR>& op, const decode_context& ctx,
                                   __m512 (&acc_out)[R][MR]) {
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
     // Fresh accumulators per run, added at the end (as in the AVX2 kernels): each output's
@@ -234,7 +232,7 @@ MPQ_GEMM_INLINE512 void run_float(const run_operands<R, MR>& op, const decode_co
 /// acc[r][m] += units [u0, u1) of W run row r . A[m] (integer path, one unit per step,
 /// exact int32 per 4 elements).
 template <weight_format F, int R, int MR, prefetch_mode Prefetch>
-MPQ_GEMM_INLINE512 void run_int_units(const run_operands<R, MR>& op, const decode_context& ctx, std::size_t u0,
+MPQ_FORCE_INLINE void run_int_units(const run_operands<R, MR>& op, const decode_context& ctx, std::size_t u0,
                                       std::size_t u1, __m512 (&acc_out)[R][MR]) {
     static_assert(info(F).integer_codes);
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
@@ -281,7 +279,7 @@ MPQ_GEMM_INLINE512 void run_int_units(const run_operands<R, MR>& op, const decod
 /// The 16-lane weight scale vector of units u and u + 1 for the int32 lanes of a two-unit
 /// step: 4-bit codes [u lo, u+1 lo, u hi, u+1 hi] (4 lanes each), 8-bit [u, u+1] (8 each).
 template <weight_format F>
-MPQ_GEMM_INLINE512 __m512 pair_weight_scales(const weight_segment& s, std::size_t u, const decode_context& ctx) {
+MPQ_FORCE_INLINE __m512 pair_weight_scales(const weight_segment& s, std::size_t u, const decode_context& ctx) {
     float lo0, hi0, lo1, hi1;
     unit_scales<F>(s, u, ctx, lo0, hi0);
     unit_scales<F>(s, u + 1, ctx, lo1, hi1);
@@ -299,7 +297,7 @@ MPQ_GEMM_INLINE512 __m512 pair_weight_scales(const weight_segment& s, std::size_
 /// the activations they meet: 4-bit codes in pair order (one 32-byte load, no lane
 /// crossing: low nibbles then high nibbles), 8-bit codes in element order.
 template <weight_format F>
-MPQ_GEMM_INLINE512 __m512i pair_biased_u8(const std::uint8_t* codes) {
+MPQ_FORCE_INLINE __m512i pair_biased_u8(const std::uint8_t* codes) {
     if constexpr (info(F).code_bits == 4) {
         const __m256i raw = _mm256_loadu_si256(reinterpret_cast<const __m256i*>(codes));
         const __m256i mask = _mm256_set1_epi8(0x0F);
@@ -316,7 +314,7 @@ MPQ_GEMM_INLINE512 __m512i pair_biased_u8(const std::uint8_t* codes) {
 /// (4-bit codes pair units 2p and 2p + 1 of the row, matching the pair-ordered activations;
 /// 8-bit codes any two), single units at the edges. Exact int32 sums per 4 elements.
 template <weight_format F, int R, int MR, prefetch_mode Prefetch>
-MPQ_GEMM_INLINE512 void run_int(const run_operands<R, MR>& op, const decode_context& ctx, __m512 (&acc_out)[R][MR]) {
+MPQ_FORCE_INLINE void run_int(const run_operands<R, MR>& op, const decode_context& ctx, __m512 (&acc_out)[R][MR]) {
     constexpr bool four_bit = info(F).code_bits == 4;
     constexpr std::size_t unit_bytes = gemm_unit * info(F).code_bits / 8;
     std::size_t u = 0;
@@ -388,7 +386,7 @@ constexpr int code_multiplier_log2() {
 /// e - 127 - log2 multiplier), which rounds a_scale * 2^(e-127) * multiplier once, as the
 /// product with the E8M0 table value does; E8M0 code 255 becomes NaN.
 template <weight_format F, int R, int MR, prefetch_mode Prefetch>
-MPQ_GEMM_INLINE512 void run_int_quads(const run_operands<R, MR>& op, const decode_context& ctx,
+MPQ_FORCE_INLINE void run_int_quads(const run_operands<R, MR>& op, const decode_context& ctx,
                                       __m512 (&acc_out)[R][MR]) {
     static_assert(quad_units<F>());
     std::size_t u = std::min<std::size_t>((4 - op.first_unit % 4) % 4, op.units);
@@ -447,7 +445,7 @@ MPQ_GEMM_INLINE512 void run_int_quads(const run_operands<R, MR>& op, const decod
 /// runs marked bf16_pair_safe, where none can occur (mixed_matrix::bf16_pair_exponent_limit):
 /// the sums are then the IEEE ones.
 template <int R, int MR, prefetch_mode Prefetch>
-MPQ_GEMM_INLINE512 void run_bf16_pairs(const run_operands<R, MR>& op, __m512 (&acc)[R][MR]) {
+MPQ_FORCE_INLINE void run_bf16_pairs(const run_operands<R, MR>& op, __m512 (&acc)[R][MR]) {
     for (std::size_t u = 0; u < op.units; ++u) {
         __m512 sa[MR];
         __m512bh a[MR];
@@ -472,7 +470,7 @@ MPQ_GEMM_INLINE512 void run_bf16_pairs(const run_operands<R, MR>& op, __m512 (&a
 /// Sums of the 16 lanes of each of 8 vectors, in one vector: lanes i and i + 8 first, then a
 /// fixed pairwise tree. Each sum's tree involves only its own vector, so the result for one
 /// vector does not depend on the other seven (zero vectors pad short blocks).
-MPQ_GEMM_INLINE512 __m256 reduce8(const __m512 (&v)[8]) {
+MPQ_FORCE_INLINE __m256 reduce8(const __m512 (&v)[8]) {
     __m256 h[8];
     for (int i = 0; i < 8; ++i)
         h[i] = _mm256_add_ps(_mm512_castps512_ps256(v[i]), _mm256_castpd_ps(_mm512_extractf64x4_pd(_mm512_castps_pd(v[i]), 1)));

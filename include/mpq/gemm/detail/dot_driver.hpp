@@ -180,7 +180,7 @@ struct avx512_vnni {};
 
 /// Reduces acc[r][m] and stores C rows [m0, m0 + MR) at weight rows [n, n + valid).
 template <int R, int MR>
-MPQ_GEMM_INLINE512 void avx512_store(const gemm_job& job, std::size_t m0, std::size_t n, std::size_t valid,
+MPQ_FORCE_INLINE void avx512_store(const gemm_job& job, std::size_t m0, std::size_t n, std::size_t valid,
                                      const __m512 (&acc)[R][MR]) {
     if constexpr (R == 4 && MR % 2 == 0) {
         // Two activation rows per reduction (each sum's tree is its own: the same bits).
@@ -262,7 +262,7 @@ struct activation_rows {
 };
 
 /// 32-element units of one row of a run (its last unit may be partly padding).
-MPQ_GEMM_INLINE512 std::size_t run_units(const mixed_matrix::row_view& row, const mixed_matrix::block_run& run) {
+MPQ_FORCE_INLINE std::size_t run_units(const mixed_matrix::row_view& row, const mixed_matrix::block_run& run) {
     return round_up(row.run_length(run), gemm_unit) / gemm_unit;
 }
 
@@ -270,7 +270,7 @@ MPQ_GEMM_INLINE512 std::size_t run_units(const mixed_matrix::row_view& row, cons
 /// (row r at row_offset[r] bytes from it) and the activation rows `act`: only those F's
 /// kernel reads (a mixed map sets them once per run and block).
 template <weight_format F, int R, int MR>
-MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, const activation_rows<MR>& act,
+MPQ_FORCE_INLINE void avx512_operands(const gemm_job& job, const activation_rows<MR>& act,
                                         const mixed_matrix::row_view& first, mixed_matrix::block_run run,
                                         const std::array<std::size_t, R>& row_offset, avx512::run_operands<R, MR>& op) {
     const std::size_t k = run.first * first.block_k;
@@ -304,7 +304,7 @@ MPQ_GEMM_INLINE512 void avx512_operands(const gemm_job& job, const activation_ro
 
 /// Calls fn.template operator()<P>() for the run's prefetch mode P.
 template <int R, int MR, class Fn>
-MPQ_GEMM_INLINE512 void with_prefetch(const avx512::run_operands<R, MR>& op, Fn&& fn) {
+MPQ_FORCE_INLINE void with_prefetch(const avx512::run_operands<R, MR>& op, Fn&& fn) {
     switch (op.prefetch) {
     case avx512::prefetch_mode::none: fn.template operator()<avx512::prefetch_mode::none>(); break;
     case avx512::prefetch_mode::rows: fn.template operator()<avx512::prefetch_mode::rows>(); break;
@@ -313,7 +313,7 @@ MPQ_GEMM_INLINE512 void with_prefetch(const avx512::run_operands<R, MR>& op, Fn&
 
 /// acc += one run in format F (integer path where it applies).
 template <weight_format F, int R, int MR>
-MPQ_GEMM_INLINE512 void avx512_run(const gemm_job& job, const decode_context& ctx,
+MPQ_FORCE_INLINE void avx512_run(const gemm_job& job, const decode_context& ctx,
                                    const avx512::run_operands<R, MR>& op, __m512 (&acc)[R][MR]) {
 #if MPQ_GEMM_HAVE_AVX512_BF16
     if constexpr (F == weight_format::bf16) {
@@ -339,7 +339,7 @@ MPQ_GEMM_INLINE512 void avx512_run(const gemm_job& job, const decode_context& ct
 /// Byte offsets of the R rows of a block from its first row (short blocks repeat their last
 /// row: computed and dropped, so they run the same code as full ones).
 template <int R>
-MPQ_GEMM_INLINE512 std::array<std::size_t, R> avx512_row_offsets(std::size_t row_bytes, std::size_t valid) {
+MPQ_FORCE_INLINE std::array<std::size_t, R> avx512_row_offsets(std::size_t row_bytes, std::size_t valid) {
     std::array<std::size_t, R> offset;
     for (std::size_t r = 0; r < static_cast<std::size_t>(R); ++r) offset[r] = std::min(r, valid - 1) * row_bytes;
     return offset;
