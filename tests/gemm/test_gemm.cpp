@@ -235,11 +235,11 @@ TEST_CASE("mixed_matrix stores exactly what each format's quantize holds", "[gem
 }
 
 TEST_CASE("packed activations equal the library's fake quantization", "[gemm]") {
-    const std::size_t m = 3, k = 77, lda = 80;
+    const std::size_t m = 3, k = 277, lda = 280;
     const std::vector<float> a = random_values(m * lda, 5);
     for (activation_format format : all_activations) {
         detail::packed_activations packed;
-        detail::pack_activations(m, k, a.data(), lda, format, packed);
+        detail::pack_activations(m, k, a.data(), lda, format, packed, true, false, true);
         for (std::size_t i = 0; i < m; ++i) {
             std::vector<float> expected(a.begin() + static_cast<std::ptrdiff_t>(i * lda),
                                         a.begin() + static_cast<std::ptrdiff_t>(i * lda + k));
@@ -256,6 +256,17 @@ TEST_CASE("packed activations equal the library's fake quantization", "[gemm]") 
             if (packed.integer) // codes times scales give the values
                 for (std::size_t p = 0; p < k; ++p)
                     REQUIRE(static_cast<float>(packed.code_row(i)[p]) * packed.scale_row(i)[p / 32] == expected[p]);
+            if (packed.integer) continue;
+            // Float values in quad order: vector v of quad q, lane l holds element
+            // 4 (l % 4) + v / 2 + 16 (v % 2) of unit 4q + l / 4 (k = 277: quads 0 and 1 whole,
+            // the second ending in padding).
+            REQUIRE(packed.ld == 320);
+            for (std::size_t q = 0; q < 2; ++q)
+                for (std::size_t v = 0; v < 8; ++v)
+                    for (std::size_t l = 0; l < 16; ++l) {
+                        const std::size_t p = 128 * q + 32 * (l / 4) + 4 * (l % 4) + v / 2 + 16 * (v % 2);
+                        REQUIRE(bits(packed.quad_value_row(i)[128 * q + 16 * v + l]) == bits(p < k ? expected[p] : 0.0f));
+                    }
         }
     }
 }
@@ -582,6 +593,36 @@ TEST_CASE("gemm (AVX-512 kernels): prefetching the next rows (W from DRAM) chang
         }
     }
     detail::avx512_prefetch_min_bytes = default_min_bytes;
+}
+
+TEST_CASE("gemm (AVX-512 kernels): MX 4-bit scales built from their bits equal the exact ones", "[gemm]") {
+    // The four-unit float steps build a block of rows' scales from their E8M0 bits when all
+    // are normal floats, and otherwise by vscalefps. Row 7 of each W here, in the same block
+    // of 8 rows as rows 0..6, has a block whose scale is subnormal (codes 0 to 2), or NaN: the
+    // other rows then take the exact path and must give the bits they give with row 7 tame.
+    const std::size_t n = 8, k = 416; // 13 units: three four-unit steps and one single unit
+    const std::vector<float> tame = random_values(n * k, 71);
+    const std::vector<float> a = random_values(3 * k, 72);
+    for (const float row7_scale : {0x1p-127f, 0x1p-124f, std::numeric_limits<float>::quiet_NaN()}) {
+        std::vector<float> wild = tame;
+        for (std::size_t j = 64; j < 96; ++j) // row 7, unit 2: largest magnitude 7/8 of row7_scale
+            wild[7 * k + j] = row7_scale * static_cast<float>(1 + j % 7) / (j % 2 == 0 ? 8.0f : -8.0f);
+        for (weight_format f : {weight_format::mxint4, weight_format::mxfp4}) {
+            const mixed_matrix w_tame = mixed_matrix::quantize(tame, n, k, f);
+            const mixed_matrix w_wild = mixed_matrix::quantize(wild, n, k, f);
+            const std::uint8_t code = w_wild.segment(7, 0).scales[2];
+            CHECK((code < 3 || code == 255)); // outside the bits path for both formats
+            for (std::size_t m : {std::size_t{1}, std::size_t{3}}) {
+                std::vector<float> c_tame(m * n), c_wild(m * n);
+                detail::gemm_with<detail::avx512_vnni>(m, a, k, w_tame, c_tame, n, {});
+                detail::gemm_with<detail::avx512_vnni>(m, a, k, w_wild, c_wild, n, {});
+                INFO(to_string(f) << " row 7 scaled by " << row7_scale << " M=" << m);
+                for (std::size_t i = 0; i < m; ++i)
+                    for (std::size_t j = 0; j < 7; ++j) REQUIRE(bits(c_tame[i * n + j]) == bits(c_wild[i * n + j]));
+                for (std::size_t i = 0; i < m; ++i) CHECK(std::isnan(c_wild[i * n + 7]) == std::isnan(row7_scale));
+            }
+        }
+    }
 }
 
 TEST_CASE("gemm (AVX-512 kernels): a row of C does not depend on M or the other rows", "[gemm]") {

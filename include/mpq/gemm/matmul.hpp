@@ -110,7 +110,8 @@ void gemm_with(std::size_t m, std::span<const float> a, std::size_t lda, const m
     thread_local packed_activations packed;
     const trim_after_call trim{packed};
     pack_activations(m, k, a.data(), lda, options.activations, packed, true,
-                     uses_bf16_pairs<Arch>() && w.has_bf16_pair_safe_runs());
+                     uses_bf16_pairs<Arch>() && w.has_bf16_pair_safe_runs(),
+                     uses_float_quads<Arch>() && (w.uses(weight_format::mxint4) || w.uses(weight_format::mxfp4)));
     job.a = &packed;
     // Split over N in chunks of whole 16-row blocks; with few rows of W and many of A, over
     // M in multiples of 8 rows. Either way each element is computed by the same sequence.

@@ -129,10 +129,8 @@ public:
         detail::require_size("mixed_matrix weights", w.size(), map.rows() * map.cols());
         mixed_matrix m(map);
         const std::size_t n = map.rows(), k = map.cols();
-        std::array<bool, all_weight_formats.size()> used{};
-        for (weight_format f : map.formats()) used[static_cast<std::size_t>(f)] = true;
         for (weight_format f : all_weight_formats) {
-            if (!used[static_cast<std::size_t>(f)]) continue;
+            if (!m.uses(f)) continue;
             switch (f) {
             case weight_format::mxint4: m.fill_from(f, detail::quantize_whole(mxint4{}, w, n, k, block_axis::rows, options)); break;
             case weight_format::mxfp4: m.fill_from(f, detail::quantize_whole(mxfp4{}, w, n, k, block_axis::rows, options)); break;
@@ -155,7 +153,7 @@ public:
                 break;
             }
         }
-        if (used[static_cast<std::size_t>(weight_format::bf16)]) m.mark_bf16_pair_safe_runs();
+        if (m.uses(weight_format::bf16)) m.mark_bf16_pair_safe_runs();
         return m;
     }
 
@@ -209,6 +207,8 @@ public:
     static constexpr int bf16_pair_exponent_limit = 119;
     /// Whether some run is a BF16 run with bf16_pair_safe set.
     bool has_bf16_pair_safe_runs() const { return has_bf16_pair_safe_runs_; }
+    /// Whether some tile is in format f.
+    bool uses(weight_format f) const { return uses_format_[static_cast<std::size_t>(f)]; }
 
     /// The segments of one row: cheap to step through K-block by K-block or run by run.
     struct row_view {
@@ -304,6 +304,7 @@ public:
 
 private:
     explicit mixed_matrix(const precision_map& map) : map_(map) {
+        for (weight_format f : map.formats()) uses_format_[static_cast<std::size_t>(f)] = true;
         const std::size_t kb = map.k_blocks();
         group_offset_.resize(map.row_groups());
         group_row_bytes_.resize(map.row_groups());
@@ -425,6 +426,7 @@ private:
     float nvfp4_tensor_scale_ = 1.0f;
     std::array<float, 128> nvfp4_table_{};
     bool has_bf16_pair_safe_runs_ = false;
+    std::array<bool, all_weight_formats.size()> uses_format_{};
 };
 
 } // namespace mpq

@@ -75,6 +75,12 @@ struct packed_activations {
     /// MX weight units splits into the low nibbles (elements 0..15 of each unit) and the high
     /// nibbles (16..31), and these two halves meet them byte for byte.
     cache_line_vector<std::int8_t> quad_codes;
+    /// Float activations (integer: none) once more in the order of a 64-byte load of four
+    /// 4-bit MX weight units read as 16 int32 lanes: lane i of the load holds bytes 4i..4i+3,
+    /// of unit i / 4, so shifting it right by 4v leaves in its low bits the code of element
+    /// 4 (i % 4) + v / 2 + 16 (v % 2) of that unit. Each quad of units 4q..4q+3 is stored as
+    /// those 8 vectors of 16 floats (v = 0..7), so vpermps on each shift meets them lane for lane.
+    cache_line_vector<float> quad_values;
     /// The codes in element order as BF16 bit patterns (exact: |code| <= 127), for the pair
     /// dot product of BF16 weight runs (see mixed_matrix::bf16_pair_exponent_limit); filled
     /// only when pack_activations is asked to.
@@ -85,6 +91,7 @@ struct packed_activations {
     const std::int8_t* pair_code_row(std::size_t m) const { return pair_codes.data() + m * ld; }
     const float* pair_scale_row(std::size_t m) const { return pair_scales.data() + m * (ld / 64) * 8; }
     const std::int8_t* quad_code_row(std::size_t m) const { return quad_codes.data() + m * ld; }
+    const float* quad_value_row(std::size_t m) const { return quad_values.data() + m * ld; }
     const std::int8_t* code_row(std::size_t m) const { return codes.data() + m * ld; }
     const float* scale_row(std::size_t m) const { return scales.data() + m * (ld / gemm_unit); }
     const std::uint16_t* bf16_code_row(std::size_t m) const { return bf16_codes.data() + m * ld; }
@@ -161,10 +168,11 @@ inline void quantize_int_block(const float* x, std::size_t n, std::int8_t* codes
 
 /// Packs (and quantizes) the M x K activations with leading dimension lda.
 /// `pairs`: also build pair_codes / pair_scales and quad_codes (the SIMD kernels of 4-bit
-/// weights read them); `bf16`: also bf16_codes (integer formats only).
+/// weights read them; integer formats only); `bf16`: also bf16_codes (integer formats only);
+/// `float_quads`: also quad_values (float formats only).
 inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, std::size_t lda,
                              activation_format format, packed_activations& out, bool pairs = true,
-                             bool bf16 = false) {
+                             bool bf16 = false, bool float_quads = false) {
     out.rows = m_rows;
     out.ld = std::max<std::size_t>(round_up(k, 2 * gemm_unit), 2 * gemm_unit); // whole unit pairs
     out.integer = format == activation_format::mxint8 || format == activation_format::mxint4;
@@ -178,16 +186,15 @@ inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, 
         out.pair_scales.assign(m_rows * (out.ld / 64) * 8, 1.0f);
         out.quad_codes.assign(m_rows * out.ld, 0);
     }
+    const bool quads = !out.integer && float_quads;
+    if (quads) out.quad_values.assign(m_rows * out.ld, 0.0f);
     out.has_bf16_codes = out.integer && bf16;
     if (out.has_bf16_codes) out.bf16_codes.assign(m_rows * out.ld, 0);
     for (std::size_t m = 0; m < m_rows; ++m) {
         const float* src = a + m * lda;
         float* dst = out.values.data() + m * out.ld;
-        if (format == activation_format::f32) {
-            std::copy(src, src + k, dst);
-            continue;
-        }
-        for (std::size_t k0 = 0; k0 < k; k0 += gemm_unit) {
+        if (format == activation_format::f32) std::copy(src, src + k, dst);
+        for (std::size_t k0 = 0; k0 < k && format != activation_format::f32; k0 += gemm_unit) {
             const std::size_t n = std::min(gemm_unit, k - k0);
             if (format == activation_format::mxfp8_e4m3) {
                 std::array<std::uint32_t, gemm_unit> codes{};
@@ -206,6 +213,15 @@ inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, 
             const std::int8_t* c = out.codes.data() + m * out.ld;
             std::uint16_t* d = out.bf16_codes.data() + m * out.ld;
             for (std::size_t i = 0; i < k; ++i) d[i] = static_cast<std::uint16_t>(bits_of(static_cast<float>(c[i])) >> 16);
+        }
+        if (quads) {
+            for (std::size_t q = 0; q < out.ld / 128; ++q) { // whole quads only: kernels read no others
+                const float* v = dst + 128 * q;
+                float* d = out.quad_values.data() + m * out.ld + 128 * q;
+                for (std::size_t shift = 0; shift < 8; ++shift)
+                    for (std::size_t lane = 0; lane < 16; ++lane)
+                        d[16 * shift + lane] = v[32 * (lane / 4) + 4 * (lane % 4) + shift / 2 + 16 * (shift % 2)];
+            }
         }
         if (!out.integer || !pairs) continue;
         for (std::size_t p = 0; p < out.ld / 64; ++p) {

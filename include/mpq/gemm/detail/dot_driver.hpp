@@ -241,6 +241,7 @@ struct activation_rows {
     std::array<const std::int8_t*, MR> qp{};
     std::array<const float*, MR> sp{};
     std::array<const std::int8_t*, MR> qq{};
+    std::array<const float*, MR> qf{};
     std::array<const std::uint16_t*, MR> qb{};
     bool has_bf16_codes = false;
 
@@ -250,7 +251,10 @@ struct activation_rows {
 #pragma GCC unroll 16
         for (int m = 0; m < MR; ++m) {
             a[m] = p.row(m0 + m);
-            if (!job.integer_path) continue;
+            if (!job.integer_path) {
+                qf[m] = p.quad_value_row(m0 + m);
+                continue;
+            }
             q[m] = p.code_row(m0 + m);
             sa[m] = p.scale_row(m0 + m);
             qp[m] = p.pair_code_row(m0 + m);
@@ -297,6 +301,7 @@ MPQ_FORCE_INLINE void avx512_operands(const gemm_job& job, const activation_rows
         op.qb[m] = op.bf16_pairs ? act.qb[m] + k : nullptr;
         op.q[m] = integer ? act.q[m] + k : nullptr;
         op.qq[m] = integer && quads ? act.qq[m] : nullptr;
+        op.qf[m] = !integer && quads ? act.qf[m] : nullptr;
         op.qp[m] = integer && pairs ? act.qp[m] : nullptr;
         op.sp[m] = integer && pairs ? act.sp[m] : nullptr;
     }
@@ -472,6 +477,17 @@ void avx512_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std::size_
 template <class Arch>
 constexpr bool uses_bf16_pairs() {
 #if MPQ_GEMM_HAVE_AVX512_BF16
+    return std::is_same_v<Arch, avx512_vnni>;
+#else
+    return false;
+#endif
+}
+
+/// Whether kernel set Arch multiplies MXINT4 / MXFP4 runs by float activations four units at
+/// a time, and so needs packed_activations::quad_values.
+template <class Arch>
+constexpr bool uses_float_quads() {
+#if MPQ_GEMM_HAVE_AVX512
     return std::is_same_v<Arch, avx512_vnni>;
 #else
     return false;
