@@ -326,44 +326,35 @@ MPQ_FORCE_INLINE void run_float_quads(const run_operands<R, MR>& op, const decod
     std::size_t u = std::min<std::size_t>((4 - op.first_unit % 4) % 4, op.units);
     if (u > 0) run_float_units<F, R, MR, Prefetch>(op, ctx, 0, u, acc_out);
     const __m512 table = nibble_float_table<F>();
-    __m512 acc[R][MR];
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 16
-        for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_setzero_ps();
     const auto quads = [&]<bool Normal>() MPQ_FORCE_INLINE_LAMBDA {
-    for (; u + 4 <= op.units; u += 4) {
-        const std::size_t quad = (op.first_unit + u) / 4;
+        for (; u + 4 <= op.units; u += 4) {
+            const std::size_t quad = (op.first_unit + u) / 4;
 #pragma GCC unroll 16
-        for (int r = 0; r < R; ++r) {
-            const std::uint8_t* codes = op.codes[r] + u * 16;
-            prefetch_next<Prefetch>(codes, op);
-            const __m512i raw = _mm512_loadu_si512(codes);
-            __m512 sum[MR];
+            for (int r = 0; r < R; ++r) {
+                const std::uint8_t* codes = op.codes[r] + u * 16;
+                prefetch_next<Prefetch>(codes, op);
+                const __m512i raw = _mm512_loadu_si512(codes);
+                __m512 sum[MR];
 #pragma GCC unroll 8
-            for (int v = 0; v < 8; ++v) {
-                const __m512 w = _mm512_permutexvar_ps(_mm512_srli_epi32(raw, 4 * v), table);
+                for (int v = 0; v < 8; ++v) {
+                    const __m512 w = _mm512_permutexvar_ps(_mm512_srli_epi32(raw, 4 * v), table);
 #pragma GCC unroll 8
-                for (int m = 0; m < MR; ++m) {
-                    const __m512 a = _mm512_load_ps(op.qf[m] + 128 * quad + 16 * v);
-                    sum[m] = v == 0 ? _mm512_mul_ps(w, a) : _mm512_fmadd_ps(w, a, sum[m]);
+                    for (int m = 0; m < MR; ++m) {
+                        const __m512 a = _mm512_load_ps(op.qf[m] + 128 * quad + 16 * v);
+                        sum[m] = v == 0 ? _mm512_mul_ps(w, a) : _mm512_fmadd_ps(w, a, sum[m]);
+                    }
                 }
-            }
-            const __m512 scale = quad_scales<F, Normal>(op.scales[r] + u);
+                const __m512 scale = quad_scales<F, Normal>(op.scales[r] + u);
 #pragma GCC unroll 8
-            for (int m = 0; m < MR; ++m) acc[r][m] = _mm512_fmadd_ps(sum[m], scale, acc[r][m]);
+                for (int m = 0; m < MR; ++m) acc_out[r][m] = _mm512_fmadd_ps(sum[m], scale, acc_out[r][m]);
+            }
         }
-    }
     };
     bool normal = true;
 #pragma GCC unroll 16
     for (int r = 0; r < R; ++r) normal = normal && normal_scales<F>(op.scales[r], op.units);
     if (normal) quads.template operator()<true>();
     else quads.template operator()<false>();
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r)
-#pragma GCC unroll 16
-        for (int m = 0; m < MR; ++m) acc_out[r][m] = _mm512_add_ps(acc_out[r][m], acc[r][m]);
     if (u < op.units) run_float_units<F, R, MR, Prefetch>(op, ctx, u, op.units, acc_out);
 }
 
