@@ -252,7 +252,7 @@ struct activation_rows {
         for (int m = 0; m < MR; ++m) {
             a[m] = p.row(m0 + m);
             if (!job.integer_path) {
-                qf[m] = p.quad_value_row(m0 + m);
+                if (!p.quad_values.empty()) qf[m] = p.quad_value_row(m0 + m); // built for MXINT4 / MXFP4 W only
                 continue;
             }
             q[m] = p.code_row(m0 + m);
