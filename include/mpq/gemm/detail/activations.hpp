@@ -193,21 +193,24 @@ inline void pack_activations(std::size_t m_rows, std::size_t k, const float* a, 
     for (std::size_t m = 0; m < m_rows; ++m) {
         const float* src = a + m * lda;
         float* dst = out.values.data() + m * out.ld;
-        if (format == activation_format::f32) std::copy(src, src + k, dst);
-        for (std::size_t k0 = 0; k0 < k && format != activation_format::f32; k0 += gemm_unit) {
-            const std::size_t n = std::min(gemm_unit, k - k0);
-            if (format == activation_format::mxfp8_e4m3) {
-                std::array<std::uint32_t, gemm_unit> codes{};
-                const std::uint8_t e = mx_quantize_block_ref<fp8_e4m3>(
-                    std::span<const float>(src + k0, n), std::span<std::uint32_t>(codes.data(), n),
-                    quantize_options{}, [](std::size_t i) { return i; });
-                for (std::size_t i = 0; i < n; ++i) dst[k0 + i] = mx_decode<fp8_e4m3>(codes[i], e);
-                continue;
+        if (format == activation_format::f32) {
+            std::copy(src, src + k, dst);
+        } else {
+            for (std::size_t k0 = 0; k0 < k; k0 += gemm_unit) {
+                const std::size_t n = std::min(gemm_unit, k - k0);
+                if (format == activation_format::mxfp8_e4m3) {
+                    std::array<std::uint32_t, gemm_unit> codes{};
+                    const std::uint8_t e = mx_quantize_block_ref<fp8_e4m3>(
+                        std::span<const float>(src + k0, n), std::span<std::uint32_t>(codes.data(), n),
+                        quantize_options{}, [](std::size_t i) { return i; });
+                    for (std::size_t i = 0; i < n; ++i) dst[k0 + i] = mx_decode<fp8_e4m3>(codes[i], e);
+                    continue;
+                }
+                std::int8_t* codes = out.codes.data() + m * out.ld + k0;
+                float& scale = out.scales[m * (out.ld / gemm_unit) + k0 / gemm_unit];
+                if (format == activation_format::mxint8) quantize_int_block<mx_int8_element>(src + k0, n, codes, scale, dst + k0);
+                else quantize_int_block<mx_int4_element>(src + k0, n, codes, scale, dst + k0);
             }
-            std::int8_t* codes = out.codes.data() + m * out.ld + k0;
-            float& scale = out.scales[m * (out.ld / gemm_unit) + k0 / gemm_unit];
-            if (format == activation_format::mxint8) quantize_int_block<mx_int8_element>(src + k0, n, codes, scale, dst + k0);
-            else quantize_int_block<mx_int4_element>(src + k0, n, codes, scale, dst + k0);
         }
         if (out.has_bf16_codes) {
             const std::int8_t* c = out.codes.data() + m * out.ld;

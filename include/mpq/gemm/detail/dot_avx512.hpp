@@ -304,6 +304,13 @@ MPQ_FORCE_INLINE __m512 quad_scales(const std::uint8_t* scales) {
     }
 }
 
+/// Units of a run before its first four-unit step: the run may start inside a quad of the
+/// row (units 4q..4q+3), whose first units then take single-unit steps.
+template <int R, int MR>
+MPQ_FORCE_INLINE std::size_t units_before_quads(const run_operands<R, MR>& op) {
+    return std::min<std::size_t>((4 - op.first_unit % 4) % 4, op.units);
+}
+
 /// acc[r][m] += W run row r . A[m] (float path) for MXINT4 / MXFP4: four units per step,
 /// units 4q..4q+3 of the row (the order of packed_activations::quad_values), single units at
 /// the edges.
@@ -323,7 +330,7 @@ template <weight_format F, int R, int MR, prefetch_mode Prefetch>
 MPQ_FORCE_INLINE void run_float_quads(const run_operands<R, MR>& op, const decode_context& ctx,
                                         __m512 (&acc_out)[R][MR]) {
     static_assert(quad_units<F>());
-    std::size_t u = std::min<std::size_t>((4 - op.first_unit % 4) % 4, op.units);
+    std::size_t u = units_before_quads(op);
     if (u > 0) run_float_units<F, R, MR, Prefetch>(op, ctx, 0, u, acc_out);
     const __m512 table = nibble_float_table<F>();
     const auto quads = [&]<bool Normal>() MPQ_FORCE_INLINE_LAMBDA {
@@ -510,7 +517,7 @@ template <weight_format F, int R, int MR, prefetch_mode Prefetch>
 MPQ_FORCE_INLINE void run_int_quads(const run_operands<R, MR>& op, const decode_context& ctx,
                                       __m512 (&acc_out)[R][MR]) {
     static_assert(quad_units<F>());
-    std::size_t u = std::min<std::size_t>((4 - op.first_unit % 4) % 4, op.units);
+    std::size_t u = units_before_quads(op);
     if (u > 0) run_int_units<F, R, MR, Prefetch>(op, ctx, 0, u, acc_out);
     const __m512i biased = _mm512_load_si512(biased_nibble_bytes<F>());
     const __m512i nibble = _mm512_set1_epi8(0x0F);

@@ -50,6 +50,11 @@ struct gemm_job {
     bool integer_path = false; ///< activations quantized to integers
 };
 
+/// Blocking of the small-M path: blocks of dot_m_block activation rows stay in L2 while blocks
+/// of dot_n_block weight rows stay in L1 across the groups of activation rows.
+inline constexpr std::size_t dot_n_block = 16;
+inline constexpr std::size_t dot_m_block = 64;
+
 /// Calls fn.template operator()<F>() for the runtime format f.
 template <class Fn>
 MPQ_FORCE_INLINE void with_format(weight_format f, Fn&& fn) {
@@ -473,17 +478,14 @@ void avx512_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std::size_
 }
 
 /// Rows [m0, m1) x weight rows [n0, n1) for M > 1: groups of 4, 2, 1 activation rows against
-/// blocks of 4, 8, 8 weight rows (at most 16 accumulators), in blocks of 64 rows of A (kept
-/// in L2) and 16 rows of W (kept in L1 across the groups). The result of an output does not
-/// depend on the grouping.
+/// blocks of 4, 8, 8 weight rows (at most 16 accumulators), in blocks of dot_m_block x dot_n_block.
+/// The result of an output does not depend on the grouping.
 template <bool Integer>
 void avx512_blocks(const gemm_job& job, std::size_t m0, std::size_t m1, std::size_t n0, std::size_t n1) {
-    constexpr std::size_t n_block = 16;
-    constexpr std::size_t m_block = 64;
-    for (std::size_t mb = m0; mb < m1; mb += m_block) {
-        const std::size_t me = std::min(m1, mb + m_block);
-        for (std::size_t nb = n0; nb < n1; nb += n_block) {
-            const std::size_t ne = std::min(n1, nb + n_block);
+    for (std::size_t mb = m0; mb < m1; mb += dot_m_block) {
+        const std::size_t me = std::min(m1, mb + dot_m_block);
+        for (std::size_t nb = n0; nb < n1; nb += dot_n_block) {
+            const std::size_t ne = std::min(n1, nb + dot_n_block);
             std::size_t m = mb;
             for (; m + 4 <= me; m += 4) avx512_rows<4, 4, Integer>(job, m, nb, ne);
             if (m + 2 <= me) { avx512_rows<8, 2, Integer>(job, m, nb, ne); m += 2; }
@@ -515,12 +517,10 @@ constexpr bool uses_float_quads() {
 #endif
 }
 
-/// Rows [m0, m1) x columns [n0, n1) of C, in groups of 8, 4, 2, 1 activation rows. Blocks of
-/// 64 activation rows stay in L2 while blocks of 16 weight rows stay in L1 across the groups.
+/// Rows [m0, m1) x columns [n0, n1) of C, in groups of 8, 4, 2, 1 activation rows (AVX-512:
+/// see avx512_blocks), in blocks of dot_m_block x dot_n_block.
 template <class Arch>
 void dot_range(const gemm_job& job, std::size_t m0, std::size_t m1, std::size_t n0, std::size_t n1) {
-    constexpr std::size_t n_block = 16;
-    constexpr std::size_t m_block = 64;
 #if MPQ_GEMM_HAVE_AVX512
     if constexpr (std::is_same_v<Arch, avx512_vnni>) {
         if (m1 - m0 == 1) { // GEMV: no activation rows to share W blocks across
@@ -534,10 +534,10 @@ void dot_range(const gemm_job& job, std::size_t m0, std::size_t m1, std::size_t 
     } else
 #endif
     {
-        for (std::size_t mb = m0; mb < m1; mb += m_block) {
-            const std::size_t me = std::min(m1, mb + m_block);
-            for (std::size_t nb = n0; nb < n1; nb += n_block) {
-                const std::size_t ne = std::min(n1, nb + n_block);
+        for (std::size_t mb = m0; mb < m1; mb += dot_m_block) {
+            const std::size_t me = std::min(m1, mb + dot_m_block);
+            for (std::size_t nb = n0; nb < n1; nb += dot_n_block) {
+                const std::size_t ne = std::min(n1, nb + dot_n_block);
                 std::size_t m = mb;
                 for (; m + 8 <= me; m += 8) dot_kernels<Arch>::template rows<8>(job, m, nb, ne);
                 if (m + 4 <= me) { dot_kernels<Arch>::template rows<4>(job, m, nb, ne); m += 4; }
