@@ -234,6 +234,11 @@ MPQ_FORCE_INLINE void run_float_units(const run_operands<R, MR>& op, const decod
                 if constexpr (info(F).group == 16) {
                     acc[r][m] = _mm512_fmadd_ps(_mm512_mul_ps(wlo, alo), _mm512_set1_ps(lo), acc[r][m]);
                     acc[r][m] = _mm512_fmadd_ps(_mm512_mul_ps(whi, ahi), _mm512_set1_ps(hi), acc[r][m]);
+                } else if constexpr (info(F).scale == scale_storage::none) {
+                    // The scale is 1: t * 1 + acc rounds once to the bits of t + acc, and the
+                    // add leaves the multiply-add units to the products (M = 64 from BF16
+                    // tiles: see bench/README.md).
+                    acc[r][m] = _mm512_add_ps(_mm512_fmadd_ps(whi, ahi, _mm512_mul_ps(wlo, alo)), acc[r][m]);
                 } else {
                     const __m512 t = _mm512_fmadd_ps(whi, ahi, _mm512_mul_ps(wlo, alo));
                     acc[r][m] = _mm512_fmadd_ps(t, _mm512_set1_ps(lo), acc[r][m]);
