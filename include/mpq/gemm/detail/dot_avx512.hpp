@@ -144,10 +144,11 @@ MPQ_FORCE_INLINE __m256i unit_biased_u8(const std::uint8_t* codes) {
     }
 }
 
-/// Whether a run kernel prefetches the next block of rows (W streaming from DRAM): `rows`
-/// asks for each row's codes at a fixed distance, the bytes the same step of the next block
-/// reads (exactly those within a row group, whose rows share one layout; about those across
-/// a group boundary, where the next group's rows may be a little longer or shorter).
+/// Whether a run kernel prefetches a later block of rows (W streaming from DRAM): `rows`
+/// asks for each row's codes at a fixed distance, the bytes the same step of the block one
+/// or two blocks on reads (the driver picks the distance; exactly those bytes within a row
+/// group, whose rows share one layout; about those across a group boundary, where the next
+/// group's rows may be a little longer or shorter).
 enum class prefetch_mode { none, rows };
 
 /// Pointers of one run for the R rows of a block and MR activation rows.
@@ -166,22 +167,22 @@ struct run_operands {
     std::array<const std::uint16_t*, MR> qb; ///< the codes as BF16 at the run's first column
     bool bf16_pairs = false;                ///< a BF16 run that takes run_bf16_pairs
     std::size_t first_unit = 0;             ///< the run's first unit counted over the whole row
-    /// Software prefetch of the next block (see prefetch_mode): each row's codes
+    /// Software prefetch of a later block (see prefetch_mode): each row's codes
     /// prefetch_offset bytes ahead.
     prefetch_mode prefetch = prefetch_mode::none;
     std::ptrdiff_t prefetch_offset = 0;
 };
 
 /// Asks for the line at `offset` bytes from p to be brought into L2. The address is computed
-/// as an integer: near the end of W it may lie past the matrix (a block's next block can be
+/// as an integer: near the end of W it may lie past the matrix (the block asked for can be
 /// short or absent), where pointer arithmetic would be undefined; a prefetch never faults.
 MPQ_FORCE_INLINE void prefetch_l2(const void* p, std::ptrdiff_t offset) {
     const std::uintptr_t address = reinterpret_cast<std::uintptr_t>(p) + static_cast<std::uintptr_t>(offset);
     _mm_prefetch(reinterpret_cast<const char*>(address), _MM_HINT_T1);
 }
 
-/// Prefetch, in rows mode, of the bytes of the next block's row that correspond to `codes`.
-/// Into L2 (hint T1), not L1: the next block is a whole block ahead, and pulled into the
+/// Prefetch, in rows mode, of the bytes of a later block's row that correspond to `codes`.
+/// Into L2 (hint T1), not L1: that block is at least a whole block ahead, and pulled into the
 /// 32-48 KiB L1 it likely evicts lines the current block still reads. Measured on Zen 4
 /// (GEMV, 4096 x 4096 from DRAM, MXINT4 x MXINT8): 0.44-0.47 ms into L2 against 0.64-0.72
 /// into L1 and 0.86-0.97 without prefetch.

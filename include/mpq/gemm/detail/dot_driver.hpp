@@ -370,25 +370,32 @@ void avx512_group_rows(const gemm_job& job, std::size_t m0, std::size_t n0, std:
     const decode_context ctx{w.nvfp4_scale_table().data()};
     const mixed_matrix::row_view first = w.row(n0);
     const bool prefetch = w.storage_bytes() >= avx512_prefetch_min_bytes;
-    // While a block of rows is read, the next one is prefetched (W from DRAM): each step asks
-    // for the bytes its rows read, one block further on, and the block's first step for the
-    // next block's scales (they follow the codes in each row). Within a row group that is
-    // exactly the next block, whatever its runs, since a group's rows share one layout; into
-    // the next group it is about the next block (the same span of bytes, give or take the
+    // While a block of rows is read, a later one is prefetched (W from DRAM): each step asks
+    // for the bytes its rows read, blocks_ahead blocks further on, and the block's first step
+    // for that block's scales (they follow the codes in each row). Within a row group that is
+    // exactly that block, whatever its runs, since a group's rows share one layout; into the
+    // next group it is about that block (the same span of bytes, give or take the
     // difference in row length), which still leaves almost every line of it in L2 before it
     // is read. Measured on Zen 4 (GEMV, from DRAM, MXINT8 activations, alternated rounds):
     // the Qr 0.9 map 0.56-0.57 ms at 4096 x 4096, against 1.02-1.08 with a sweep of the next
     // block in address order (a cursor moving evenly over the block's steps, formerly used
     // for groups of several runs), which came out slower than no prefetch at all (0.98-0.99).
+    // Float activations ask two blocks ahead: their 4-bit steps take longer than the integer
+    // ones, and one block ahead left W's lines arriving late. Measured on Zen 4 (from DRAM,
+    // 4096 x 4096, alternated rounds): MXINT4 x f32 GEMV 0.759-0.768 against 0.825-0.841 ms,
+    // MXFP4 0.706-0.717 against 0.785-0.818, M = 8 3.0-3.2 against 3.2-3.3; integer
+    // activations and single-row blocks (16-bit codes) gained nothing and stay at one.
+    constexpr std::size_t blocks_ahead = Integer || R == 1 ? 1 : 2;
     avx512::prefetch_mode mode = avx512::prefetch_mode::none;
-    const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(R * first.row_bytes);
+    const std::ptrdiff_t offset = static_cast<std::ptrdiff_t>(blocks_ahead * R * first.row_bytes);
     auto start_block = [&](std::size_t n) {
         mode = avx512::prefetch_mode::none;
-        if (!prefetch || n + R >= w.rows()) return;
+        if (!prefetch || n + blocks_ahead * R >= w.rows()) return;
         mode = avx512::prefetch_mode::rows;
         for (std::size_t r = 0; r < R; ++r)
             for (std::size_t b = first.scale_offsets[0] & ~std::size_t{63}; b < first.row_bytes; b += 64)
-                avx512::prefetch_l2(first.base, static_cast<std::ptrdiff_t>((n + R + r - n0) * first.row_bytes + b));
+                avx512::prefetch_l2(first.base,
+                                    static_cast<std::ptrdiff_t>((n + blocks_ahead * R + r - n0) * first.row_bytes + b));
     };
     auto set_prefetch = [&](auto& op) {
         op.prefetch = mode;
