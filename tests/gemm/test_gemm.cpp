@@ -612,6 +612,9 @@ TEST_CASE("gemm (AVX-512 kernels): MX 4-bit scales built from their bits equal t
             const mixed_matrix w_wild = mixed_matrix::quantize(wild, n, k, f);
             const std::uint8_t code = w_wild.segment(7, 0).scales[2];
             CHECK((code < 3 || code == 255)); // outside the bits path for both formats
+            // The run's flag, set at quantization, is what picks the path.
+            CHECK(w_tame.row(0).runs[0].scales_normal);
+            CHECK_FALSE(w_wild.row(0).runs[0].scales_normal);
             for (std::size_t m : {std::size_t{1}, std::size_t{3}}) {
                 std::vector<float> c_tame(m * n), c_wild(m * n);
                 detail::gemm_with<detail::avx512_vnni>(m, a, k, w_tame, c_tame, n, {});
@@ -620,6 +623,9 @@ TEST_CASE("gemm (AVX-512 kernels): MX 4-bit scales built from their bits equal t
                 for (std::size_t i = 0; i < m; ++i)
                     for (std::size_t j = 0; j < 7; ++j) REQUIRE(bits(c_tame[i * n + j]) == bits(c_wild[i * n + j]));
                 for (std::size_t i = 0; i < m; ++i) CHECK(std::isnan(c_wild[i * n + 7]) == std::isnan(row7_scale));
+                // Row 7 itself, through the exact path, against the reference.
+                if (!std::isnan(row7_scale))
+                    check_gemm<detail::avx512_vnni>(m, wild, precision_map::uniform(n, k, f), activation_format::f32, 1, 73);
             }
         }
     }

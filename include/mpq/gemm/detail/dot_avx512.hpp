@@ -166,6 +166,7 @@ struct run_operands {
     std::array<const float*, MR> qf;        ///< quad-ordered float values of the row, from column 0
     std::array<const std::uint16_t*, MR> qb; ///< the codes as BF16 at the run's first column
     bool bf16_pairs = false;                ///< a BF16 run that takes run_bf16_pairs
+    bool scales_normal = false;             ///< mixed_matrix::block_run::scales_normal
     std::size_t first_unit = 0;             ///< the run's first unit counted over the whole row
     /// Software prefetch of a later block (see prefetch_mode): each row's codes
     /// prefetch_offset bytes ahead.
@@ -268,29 +269,9 @@ MPQ_FORCE_INLINE __m512 quad_scale_exponents(const std::uint8_t* scales) {
                                  _mm512_castps128_ps512(exponent));
 }
 
-/// The lowest E8M0 byte e whose scale 2^(e - 127) times F's code multiplier is a normal float.
-template <weight_format F>
-constexpr int lowest_normal_scale_code() {
-    return 1 - code_multiplier_log2<F>();
-}
-
-/// Whether every E8M0 byte of [p, p + n) gives a normal scale for F (no NaN code, none below
-/// lowest_normal_scale_code): quad_scales<F, true> then holds for all of them.
-template <weight_format F>
-MPQ_FORCE_INLINE bool normal_scales(const std::uint8_t* p, std::size_t n) {
-    const __m512i low = _mm512_set1_epi8(static_cast<char>(lowest_normal_scale_code<F>()));
-    const __m512i span = _mm512_set1_epi8(static_cast<char>(e8m0::nan_code - 1 - lowest_normal_scale_code<F>()));
-    for (std::size_t i = 0; i < n; i += 64) {
-        const __mmask64 valid = n - i >= 64 ? ~__mmask64{0} : (__mmask64{1} << (n - i)) - 1;
-        const __m512i e = _mm512_maskz_loadu_epi8(valid, p + i);
-        if (_mm512_mask_cmpgt_epu8_mask(valid, _mm512_sub_epi8(e, low), span) != 0) return false;
-    }
-    return true;
-}
-
 /// The 16-lane scale vector of units u..u+3 of a row of F (lanes 4j..4j+3: unit u + j), each
 /// lane the unit's e8m0_table value. Normal: all four scales are normal floats (see
-/// normal_scales), built from their bits, (e - 127 + log2 multiplier + 127) << 23: the
+/// mixed_matrix::block_run::scales_normal), built from their bits, (e - 127 + log2 multiplier + 127) << 23: the
 /// bytes, broadcast, go to the top byte of their lanes (vpshufb in 128-bit lane L takes byte
 /// L) and one bit down. Otherwise vscalefps(1, exponent), exact for every code.
 template <weight_format F, bool Normal>
@@ -363,10 +344,7 @@ MPQ_FORCE_INLINE void run_float_quads(const run_operands<R, MR>& op, const decod
             }
         }
     };
-    bool normal = true;
-#pragma GCC unroll 16
-    for (int r = 0; r < R; ++r) normal = normal && normal_scales<F>(op.scales[r], op.units);
-    if (normal) quads.template operator()<true>();
+    if (op.scales_normal) quads.template operator()<true>();
     else quads.template operator()<false>();
     if (u < op.units) run_float_units<F, R, MR, Prefetch>(op, ctx, u, op.units, acc_out);
 }

@@ -294,6 +294,7 @@ MPQ_FORCE_INLINE void avx512_operands(const gemm_job& job, const activation_rows
     op.first_unit = k / gemm_unit;
     const bool integer = info(F).integer_codes && job.integer_path;
     op.bf16_pairs = F == weight_format::bf16 && act.has_bf16_codes && run.bf16_pair_safe;
+    op.scales_normal = run.scales_normal;
     constexpr bool quads = avx512::quad_units<F>();
     constexpr bool pairs = !quads && info(F).code_bits == 4;
     // Every pointer is assigned on every path, null where this run's kernel does not read
