@@ -596,8 +596,9 @@ TEST_CASE("gemm (AVX-512 kernels): prefetching the next rows (W from DRAM) chang
 }
 
 TEST_CASE("gemm (AVX-512 kernels): MX 4-bit scales built from their bits equal the exact ones", "[gemm]") {
-    // The four-unit float steps build a block of rows' scales from their E8M0 bits when all
-    // are normal floats, and otherwise by vscalefps. Row 7 of each W here, in the same block
+    // The four-unit float steps build a run's scales from their E8M0 bits when all of them,
+    // in every row of the row group, are normal floats (block_run::scales_normal), and
+    // otherwise by vscalefps. Row 7 of each W here, in the same row group and the same block
     // of 8 rows as rows 0..6, has a block whose scale is subnormal (codes 0 to 2), or NaN: the
     // other rows then take the exact path and must give the bits they give with row 7 tame.
     const std::size_t n = 8, k = 416; // 13 units: three four-unit steps and one single unit

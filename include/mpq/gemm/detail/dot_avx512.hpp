@@ -271,9 +271,10 @@ MPQ_FORCE_INLINE __m512 quad_scale_exponents(const std::uint8_t* scales) {
 
 /// The 16-lane scale vector of units u..u+3 of a row of F (lanes 4j..4j+3: unit u + j), each
 /// lane the unit's e8m0_table value. Normal: all four scales are normal floats (see
-/// mixed_matrix::block_run::scales_normal), built from their bits, (e - 127 + log2 multiplier + 127) << 23: the
-/// bytes, broadcast, go to the top byte of their lanes (vpshufb in 128-bit lane L takes byte
-/// L) and one bit down. Otherwise vscalefps(1, exponent), exact for every code.
+/// mixed_matrix::block_run::scales_normal), built from their bits, (e - 127 + log2
+/// multiplier + 127) << 23: the bytes, broadcast, go to the top byte of their lanes (vpshufb
+/// in 128-bit lane L takes byte L) and one bit down. Otherwise vscalefps(1, exponent), exact
+/// for every code.
 template <weight_format F, bool Normal>
 MPQ_FORCE_INLINE __m512 quad_scales(const std::uint8_t* scales) {
     if constexpr (Normal) {
