@@ -387,23 +387,29 @@ private:
         }
     }
 
+    /// Whether holds(segment) is true for the segment of every row of row group g in `run`.
+    template <class Holds>
+    bool every_row_of_run(std::size_t g, const block_run& run, Holds holds) const {
+        for (std::size_t r = g * map_.tile_rows(); r < g * map_.tile_rows() + map_.group_rows(g); ++r)
+            if (!holds(row(r).segment(run))) return false;
+        return true;
+    }
+
     /// Sets block_run::bf16_pair_safe on the BF16 runs whose codes all qualify.
     void mark_bf16_pair_safe_runs() {
-        auto safe = [](std::uint32_t code) {
-            const float w = bf16::decode(code);
-            if (w == 0.0f || !std::isfinite(w)) return true;
-            return std::isnormal(w) && std::abs(std::ilogb(w)) <= bf16_pair_exponent_limit;
+        auto safe = [](const weight_segment& s) {
+            for (std::size_t i = 0; i < s.length; ++i) {
+                const float w = bf16::decode(detail::segment_code(weight_format::bf16, s.codes, i));
+                if (w == 0.0f || !std::isfinite(w)) continue;
+                if (!std::isnormal(w) || std::abs(std::ilogb(w)) > bf16_pair_exponent_limit) return false;
+            }
+            return true;
         };
         for (std::size_t g = 0; g < map_.row_groups(); ++g) {
             for (std::size_t ri = run_begin_[g]; ri < run_begin_[g + 1]; ++ri) {
                 block_run& run = runs_[ri];
                 if (run.format != weight_format::bf16) continue;
-                run.bf16_pair_safe = true;
-                for (std::size_t r = g * map_.tile_rows(); r < g * map_.tile_rows() + map_.group_rows(g); ++r) {
-                    const weight_segment s = row(r).segment(run);
-                    for (std::size_t i = 0; i < s.length && run.bf16_pair_safe; ++i)
-                        run.bf16_pair_safe = safe(detail::segment_code(weight_format::bf16, s.codes, i));
-                }
+                run.bf16_pair_safe = every_row_of_run(g, run, safe);
                 has_bf16_pair_safe_runs_ = has_bf16_pair_safe_runs_ || run.bf16_pair_safe;
             }
         }
@@ -411,20 +417,19 @@ private:
 
     /// Sets block_run::scales_normal on the E8M0-scaled runs whose scales all qualify.
     void mark_normal_scale_runs() {
+        auto normal = [](const weight_segment& s) {
+            const float multiplier = info(s.format).code_multiplier;
+            for (std::size_t j = 0; j < detail::round_up(s.length, info(s.format).group) / info(s.format).group; ++j) {
+                const std::uint8_t e = s.scales[j];
+                if (e == e8m0::nan_code || !std::isnormal(std::ldexp(multiplier, static_cast<int>(e) - e8m0::bias)))
+                    return false;
+            }
+            return true;
+        };
         for (std::size_t g = 0; g < map_.row_groups(); ++g) {
             for (std::size_t ri = run_begin_[g]; ri < run_begin_[g + 1]; ++ri) {
                 block_run& run = runs_[ri];
-                if (info(run.format).scale != scale_storage::e8m0) continue;
-                const float multiplier = info(run.format).code_multiplier;
-                run.scales_normal = true;
-                for (std::size_t r = g * map_.tile_rows(); r < g * map_.tile_rows() + map_.group_rows(g); ++r) {
-                    const row_view view = row(r);
-                    const std::uint8_t* scales = view.base + run.scale_offset;
-                    const std::size_t count = detail::round_up(view.run_length(run), detail::gemm_unit) / detail::gemm_unit;
-                    for (std::size_t j = 0; j < count && run.scales_normal; ++j)
-                        run.scales_normal = scales[j] != e8m0::nan_code &&
-                                            std::isnormal(std::ldexp(multiplier, static_cast<int>(scales[j]) - e8m0::bias));
-                }
+                if (info(run.format).scale == scale_storage::e8m0) run.scales_normal = every_row_of_run(g, run, normal);
             }
         }
     }
