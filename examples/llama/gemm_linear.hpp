@@ -24,26 +24,16 @@ class gemm_linear final : public linear_layer {
 public:
     /// Quantizes the row-major weights (map.rows() × map.cols()) as `map` says. Throws
     /// std::invalid_argument if the sizes disagree.
+    ///
+    /// This and forward are compiled once, in gemm_linear.cpp (library mpq_llama): they
+    /// instantiate the GEMM's kernels for every format, close to a minute of compilation per
+    /// copy, which the program's commands and the tests would otherwise each pay.
     gemm_linear(std::span<const float> weights, const mpq::precision_map& map,
                 mpq::activation_format activations = mpq::activation_format::f32,
-                const mpq::quantize_options& options = {})
-        : matrix_(mpq::mixed_matrix::quantize(weights, map, options)) {
-        options_.activations = activations;
-    }
+                const mpq::quantize_options& options = {});
     std::size_t rows() const override { return matrix_.rows(); }
     std::size_t cols() const override { return matrix_.cols(); }
-    void forward(std::span<const float> x, std::span<float> y, std::size_t m) const override {
-        check_shapes(x, y, m);
-        // In chunks below mpq::detail::panel_min_rows: the register-decoding path computes each
-        // row of the product independently of M, which linear_layer promises (a prompt of 128+
-        // tokens would otherwise take the packed-panel path, whose sums run in another order).
-        const std::size_t chunk = std::clamp<std::size_t>(mpq::detail::panel_min_rows - 1, 1, 64);
-        const std::size_t k = cols(), n = rows();
-        for (std::size_t t = 0; t < m; t += chunk) {
-            const std::size_t count = std::min(chunk, m - t);
-            mpq::matmul(matrix_, x.subspan(t * k, count * k), y.subspan(t * n, count * n), count, options_);
-        }
-    }
+    void forward(std::span<const float> x, std::span<float> y, std::size_t m) const override;
     const mpq::mixed_matrix& matrix() const { return matrix_; }
     mpq::activation_format activations() const { return options_.activations; }
 
