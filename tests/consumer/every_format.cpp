@@ -3,38 +3,19 @@
 // where GCC compiles some intrinsics differently than with optimisation, and runs it where
 // the CPU has those instructions: each format's SIMD quantizer must give its scalar
 // reference bit for bit, fake quantization must be idempotent, and the mixed-precision
-// GEMM must stay within its documented bound of the double-precision reference.
+// GEMM must stay within its documented bound of the double-precision reference. This file
+// holds the formats' checks and main; every_format_gemm.cpp the GEMM's.
+#include "every_format.hpp"
+
 #include <mpq/mpq.hpp>
 
-#include <cmath>
 #include <cstdio>
-#include <cstring>
 #include <string>
+#include <string_view>
 #include <type_traits>
 #include <vector>
 
-namespace {
-
-int failures = 0;
-
-void fail(const std::string& what) {
-    std::printf("FAIL: %s\n", what.c_str());
-    ++failures;
-}
-
-bool same_bits(const std::vector<float>& x, const std::vector<float>& y) {
-    return x.size() == y.size() && std::memcmp(x.data(), y.data(), x.size() * sizeof(float)) == 0;
-}
-
-/// Values of both signs over several binades, with zeros and a ragged row length.
-std::vector<float> sample_input(std::size_t n) {
-    std::vector<float> v(n);
-    for (std::size_t i = 0; i < n; ++i) {
-        const float mantissa = static_cast<float>(static_cast<int>(i % 37) - 18) + 0.375f;
-        v[i] = i % 29 == 0 ? 0.0f : std::ldexp(mantissa, static_cast<int>(i % 13) - 6);
-    }
-    return v;
-}
+namespace every_format {
 
 void check_formats() {
     constexpr std::size_t rows = 3, cols = 100;
@@ -60,31 +41,7 @@ void check_formats() {
     }
 }
 
-void check_gemm() {
-    constexpr std::size_t m = 5, n = 24, k = 288;
-    const std::vector<float> w = sample_input(n * k), a = sample_input(m * k + 7);
-    const std::vector<float> a_rows(a.begin() + 7, a.end());
-    const auto map = mpq::precision_map::random_blockwise(n, k, 8, 96, mpq::weight_format::mxint4,
-                                                          mpq::weight_format::bf16, 0.5, 3);
-    const mpq::mixed_matrix wm = mpq::mixed_matrix::quantize(w, map);
-    for (auto activations : {mpq::activation_format::f32, mpq::activation_format::mxint8}) {
-        mpq::gemm_options options;
-        options.activations = activations;
-        std::vector<float> c(m * n), ref(m * n);
-        std::vector<double> magnitude(m * n);
-        mpq::gemm(m, a_rows, k, wm, c, n, options);
-        mpq::gemm_reference(m, a_rows, k, wm, ref, n, options, magnitude);
-        for (std::size_t i = 0; i < m * n; ++i) {
-            const double bound = (k + 16.0) * std::ldexp(1.0, -24) * magnitude[i];
-            if (!(std::fabs(static_cast<double>(c[i]) - ref[i]) <= bound)) {
-                fail("gemm output " + std::to_string(i) + " outside its bound of the reference");
-                break;
-            }
-        }
-    }
-}
-
-} // namespace
+} // namespace every_format
 
 int main() {
 #if defined(MPQ_CONSUMER_SKIP_WITHOUT_AVX512)
@@ -95,9 +52,9 @@ int main() {
         return 77;
     }
 #endif
-    check_formats();
-    check_gemm();
-    if (failures != 0) return 1;
+    every_format::check_formats();
+    every_format::check_gemm();
+    if (every_format::failures != 0) return 1;
     std::printf("mpq every_format: %zu formats and the GEMM ok\n", mpq::format_names.size());
     return 0;
 }
