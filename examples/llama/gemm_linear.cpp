@@ -1,6 +1,8 @@
 // gemm_linear's members that instantiate the GEMM (see gemm_linear.hpp).
 #include "llama/gemm_linear.hpp"
 
+#include <algorithm>
+
 namespace mpq::llama {
 
 gemm_linear::gemm_linear(std::span<const float> weights, const mpq::precision_map& map,

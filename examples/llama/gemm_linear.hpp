@@ -9,7 +9,6 @@
 #include <mpq/gemm.hpp>
 #include <mpq/mixed/plan.hpp>
 
-#include <algorithm>
 #include <cstddef>
 #include <optional>
 #include <stdexcept>

@@ -153,8 +153,7 @@ public:
                 break;
             }
         }
-        if (m.uses(weight_format::bf16)) m.mark_bf16_pair_safe_runs();
-        m.mark_normal_scale_runs();
+        m.mark_runs();
         return m;
     }
 
@@ -395,9 +394,11 @@ private:
         return true;
     }
 
-    /// Sets block_run::bf16_pair_safe on the BF16 runs whose codes all qualify.
-    void mark_bf16_pair_safe_runs() {
-        auto safe = [](const weight_segment& s) {
+    /// Sets the per-run flags the kernels read, in one walk over every row group's runs:
+    /// block_run::bf16_pair_safe on the BF16 runs whose codes all qualify, and
+    /// block_run::scales_normal on the E8M0-scaled runs whose scales all do.
+    void mark_runs() {
+        auto pair_safe = [](const weight_segment& s) {
             for (std::size_t i = 0; i < s.length; ++i) {
                 const float w = bf16::decode(detail::segment_code(weight_format::bf16, s.codes, i));
                 if (w == 0.0f || !std::isfinite(w)) continue;
@@ -405,21 +406,10 @@ private:
             }
             return true;
         };
-        for (std::size_t g = 0; g < map_.row_groups(); ++g) {
-            for (std::size_t ri = run_begin_[g]; ri < run_begin_[g + 1]; ++ri) {
-                block_run& run = runs_[ri];
-                if (run.format != weight_format::bf16) continue;
-                run.bf16_pair_safe = every_row_of_run(g, run, safe);
-                has_bf16_pair_safe_runs_ = has_bf16_pair_safe_runs_ || run.bf16_pair_safe;
-            }
-        }
-    }
-
-    /// Sets block_run::scales_normal on the E8M0-scaled runs whose scales all qualify.
-    void mark_normal_scale_runs() {
-        auto normal = [](const weight_segment& s) {
+        auto normal_scales = [](const weight_segment& s) {
             const float multiplier = info(s.format).code_multiplier;
-            for (std::size_t j = 0; j < detail::round_up(s.length, info(s.format).group) / info(s.format).group; ++j) {
+            const std::size_t scales = detail::round_up(s.length, info(s.format).group) / info(s.format).group;
+            for (std::size_t j = 0; j < scales; ++j) {
                 const std::uint8_t e = s.scales[j];
                 if (e == e8m0::nan_code || !std::isnormal(std::ldexp(multiplier, static_cast<int>(e) - e8m0::bias)))
                     return false;
@@ -429,7 +419,12 @@ private:
         for (std::size_t g = 0; g < map_.row_groups(); ++g) {
             for (std::size_t ri = run_begin_[g]; ri < run_begin_[g + 1]; ++ri) {
                 block_run& run = runs_[ri];
-                if (info(run.format).scale == scale_storage::e8m0) run.scales_normal = every_row_of_run(g, run, normal);
+                if (run.format == weight_format::bf16) {
+                    run.bf16_pair_safe = every_row_of_run(g, run, pair_safe);
+                    has_bf16_pair_safe_runs_ = has_bf16_pair_safe_runs_ || run.bf16_pair_safe;
+                } else if (info(run.format).scale == scale_storage::e8m0) {
+                    run.scales_normal = every_row_of_run(g, run, normal_scales);
+                }
             }
         }
     }
